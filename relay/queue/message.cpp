@@ -17,10 +17,10 @@ constexpr std::size_t kRandomChars = 8;
 // (or across a backwards clock step) still sort in creation order.
 std::uint64_t next_micros() {
   static std::atomic<std::uint64_t> last{0};
-  const auto now = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  const auto now =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
   std::uint64_t prev = last.load(std::memory_order_relaxed);
   std::uint64_t next = 0;
   do {

@@ -56,7 +56,7 @@ std::optional<std::string> percent_decode(std::string_view text, bool plus_is_sp
   for (std::size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (c == '%') {
-      if (i + 2 >= text.size() + 0 && i + 2 > text.size() - 1 + 1) {
+      if (i + 2 >= text.size()) {
         return std::nullopt;
       }
       int hi = hex_value(text[i + 1]);
@@ -180,8 +180,8 @@ Response Router::route(std::string_view method,
   }
   if (match == nullptr) {
     if (path_matched) {
-      return error_response(405, "method " + std::string(method) + " is not allowed on " +
-                                     request.path);
+      return error_response(405,
+                            "method " + std::string(method) + " is not allowed on " + request.path);
     }
     return error_response(404, "no such resource: " + request.path);
   }
@@ -197,8 +197,11 @@ Response Router::route(std::string_view method,
   try {
     return match->handler(request);
   } catch (const std::exception& e) {
-    log::error("control_handler_failed", {{"method", method}, {"path", request.path},
-                                          {"error", e.what()}});
+    log::error("control_handler_failed",
+               {{"method", method}, {"path", request.path}, {"error", e.what()}});
+    return error_response(500, "internal error");
+  } catch (...) {
+    log::error("control_handler_failed", {{"method", method}, {"path", request.path}});
     return error_response(500, "internal error");
   }
 }

@@ -1,0 +1,563 @@
+#include "gateway/core/config/loader.hpp"
+
+#include <pwd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "gateway/core/config/values.hpp"
+#include "gateway/core/config/yaml_reader.hpp"
+
+// One parse function per struct. Each reads its keys in the order of the
+// file format, with the bounds on the same line; the defaults are the
+// struct's member initialisers in config.hpp.
+
+namespace portcullis::config {
+namespace {
+
+using detail::Diagnostics;
+using detail::MapReader;
+using detail::Value;
+using std::chrono::seconds;
+
+constexpr std::uint64_t kKiB = 1024;
+constexpr std::uint64_t kMiB = 1024 * kKiB;
+constexpr std::uint64_t kGiB = 1024 * kMiB;
+constexpr seconds kMinute{60};
+constexpr seconds kHour{3600};
+constexpr seconds kDay{86400};
+constexpr std::uint64_t kMillion = 1'000'000;
+
+bool matches(const std::string& text, const char* pattern) {
+  return std::regex_match(text, std::regex(pattern));
+}
+
+// --- values with a meaning beyond their YAML type --------------------------
+
+void absolute_path(Diagnostics& d, const Value& v, std::filesystem::path& out) {
+  auto s = detail::read_string(d, v);
+  if (!s) {
+    return;
+  }
+  if (s->empty() || !s->starts_with('/')) {
+    d.error(v.line, v.path, "must be an absolute path, got " + quote_value(*s));
+    return;
+  }
+  out = *s;
+}
+
+void existing_file(Diagnostics& d, const Value& v, std::filesystem::path& out) {
+  absolute_path(d, v, out);
+  std::error_code ec;
+  if (!out.empty() && !std::filesystem::is_regular_file(out, ec)) {
+    d.error(v.line, v.path, quote_value(out.string()) + " is not a readable file");
+    out.clear();
+  }
+}
+
+void socket_path(Diagnostics& d, const Value& v, std::filesystem::path& out) {
+  absolute_path(d, v, out);
+  constexpr std::size_t kMax = sizeof(sockaddr_un::sun_path) - 1;
+  if (out.string().size() > kMax) {
+    d.error(v.line, v.path,
+            "is longer than a Unix socket path may be (" + std::to_string(kMax) + " bytes)");
+    out.clear();
+  }
+}
+
+void host_name(Diagnostics& d, const Value& v, std::string& out) {
+  auto s = detail::read_string(d, v);
+  if (s && !is_host_name(*s)) {
+    d.error(v.line, v.path, quote_value(*s) + " is not a valid host name");
+  } else if (s) {
+    out = *s;
+  }
+}
+
+// "" is allowed and means "none".
+void optional_ip(Diagnostics& d, const Value& v, std::string& out) {
+  auto s = detail::read_string(d, v);
+  if (s && !s->empty() && !is_ip_address(*s)) {
+    d.error(v.line, v.path, quote_value(*s) + " is not an IP address");
+  } else if (s) {
+    out = *s;
+  }
+}
+
+// A mail domain for routes and TLS policies: a host name, or "*" for all.
+std::optional<std::string> domain(Diagnostics& d, const Value& v) {
+  auto s = detail::read_string(d, v);
+  if (s && *s != "*" && !is_host_name(*s)) {
+    d.error(v.line, v.path,
+            quote_value(*s) + " is not a domain (a host name, or * for every domain)");
+    return std::nullopt;
+  }
+  return s;
+}
+
+// Reports a repeat of a list item's value, naming where it first appeared.
+class SeenValues {
+ public:
+  bool first(Diagnostics& d, const Value& v, const std::string& item) {
+    auto it = std::find_if(seen_.begin(), seen_.end(), [&](auto& s) { return s.first == item; });
+    if (it != seen_.end()) {
+      d.error(v.line, v.path, quote_value(item) + " is already used by " + it->second);
+      return false;
+    }
+    seen_.emplace_back(item, v.path);
+    return true;
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> seen_;
+};
+
+// --- node ------------------------------------------------------------------
+
+std::string default_node_name() {
+  char buffer[256] = {};
+  if (gethostname(buffer, sizeof(buffer) - 1) != 0 || buffer[0] == '\0') {
+    return "portcullis";
+  }
+  return buffer;
+}
+
+void parse_node(Diagnostics& d, const Value& v, NodeConfig& out) {
+  MapReader r(d, v);
+  if (auto name = r.find("name")) {
+    auto s = detail::read_string(d, *name);
+    if (s && !matches(*s, "[A-Za-z0-9][A-Za-z0-9._-]{0,62}")) {
+      d.error(name->line, name->path,
+              quote_value(*s) + " is not a valid node name (letters, digits, '.', '_', '-')");
+    } else if (s) {
+      out.name = *s;
+    }
+  }
+  if (auto dir = r.require("state_dir")) {
+    absolute_path(d, *dir, out.state_dir);
+  }
+  if (auto socket = r.find("control_socket")) {
+    socket_path(d, *socket, out.control_socket);
+  }
+  if (auto user = r.find("user")) {
+    auto s = detail::read_string(d, *user);
+    if (s && !s->empty() && getpwnam(s->c_str()) == nullptr) {
+      d.error(user->line, user->path, "no such user " + quote_value(*s));
+    } else if (s) {
+      out.user = *s;
+    }
+  }
+  if (auto level = r.find("log_level")) {
+    if (auto word = detail::read_word(d, *level, {"debug", "info", "warning", "error"})) {
+      out.log_level = *parse_log_level(*word);
+    }
+  }
+  r.finish();
+  if (out.name.empty()) {
+    out.name = default_node_name();
+  }
+  if (out.control_socket.empty() && !out.state_dir.empty()) {
+    out.control_socket = out.state_dir / "control.sock";
+  }
+}
+
+// --- relay -----------------------------------------------------------------
+
+// True when a and b cannot both be bound: equal, or one is the wildcard
+// address of the other's family on the same port.
+bool conflicts(const Endpoint& a, const Endpoint& b) {
+  if (a.port != b.port) {
+    return false;
+  }
+  const bool a_v6 = a.host.find(':') != std::string::npos;
+  const bool b_v6 = b.host.find(':') != std::string::npos;
+  const auto wildcard = [](const Endpoint& e) { return e.host == "0.0.0.0" || e.host == "::"; };
+  return a.host == b.host || (a_v6 == b_v6 && (wildcard(a) || wildcard(b)));
+}
+
+struct BoundEndpoint {
+  Endpoint endpoint;
+  std::string path;
+};
+
+void parse_endpoints(Diagnostics& d,
+                     const Value& v,
+                     std::vector<Endpoint>& out,
+                     std::vector<BoundEndpoint>& bound) {
+  if (!v.present()) {
+    for (const auto& e : out) {
+      bound.push_back({e, v.path + " (default)"});
+    }
+    return;
+  }
+  out.clear();
+  for (const auto& item : detail::read_list(d, v)) {
+    auto endpoint = detail::read_endpoint(d, item);
+    if (!endpoint) {
+      continue;
+    }
+    auto clash = std::find_if(bound.begin(), bound.end(),
+                              [&](const auto& b) { return conflicts(b.endpoint, *endpoint); });
+    if (clash != bound.end()) {
+      const std::string text = endpoint->to_string();
+      const std::string other = clash->endpoint.to_string();
+      d.error(item.line, item.path,
+              text == other
+                  ? quote_value(text) + " is already used by " + clash->path
+                  : quote_value(text) + " overlaps " + quote_value(other) + " of " + clash->path);
+      continue;
+    }
+    bound.push_back({*endpoint, item.path});
+    out.push_back(*endpoint);
+  }
+}
+
+void parse_listen(Diagnostics& d, const Value& v, ListenConfig& out) {
+  MapReader r(d, v);
+  std::vector<BoundEndpoint> bound;
+  parse_endpoints(d, r.section("submission"), out.submission, bound);
+  parse_endpoints(d, r.section("smtps"), out.smtps, bound);
+  parse_endpoints(d, r.section("intercept"), out.intercept, bound);
+  r.finish();
+}
+
+void parse_tls(Diagnostics& d, const Value& v, TlsConfig& out) {
+  MapReader r(d, v);
+  auto cert = r.find("cert");
+  auto key = r.find("key");
+  if (cert) {
+    auto s = detail::read_string(d, *cert);
+    if (s && !s->empty()) {
+      existing_file(d, *cert, out.cert);
+    }
+  }
+  if (key) {
+    auto s = detail::read_string(d, *key);
+    if (s && !s->empty()) {
+      existing_file(d, *key, out.key);
+    }
+  }
+  const bool has_cert = cert && cert->node.IsScalar() && !cert->node.Scalar().empty();
+  const bool has_key = key && key->node.IsScalar() && !key->node.Scalar().empty();
+  if (has_cert != has_key) {
+    const Value& missing_at = has_cert ? (key ? *key : r.value()) : (cert ? *cert : r.value());
+    d.error(missing_at.line, detail::join_path(v.path, has_cert ? "key" : "cert"),
+            std::string("must be set together with relay.tls.") + (has_cert ? "cert" : "key") +
+                " (leave both empty for a generated self-signed pair)");
+    out = TlsConfig{};
+  }
+  r.finish();
+}
+
+void parse_limits(Diagnostics& d, const Value& v, SmtpLimits& out) {
+  MapReader r(d, v);
+  r.number("max_connections", out.max_connections, 1, kMillion);
+  r.number("max_connections_per_client", out.max_connections_per_client, 1, kMillion);
+  r.number("max_command_line", out.max_command_line, 512, 65536);
+  r.number("max_text_line", out.max_text_line, 1000, 65536);
+  r.size("max_message_size", out.max_message_size, kKiB, 2 * kGiB);
+  r.number("max_recipients", out.max_recipients, 1, 100'000);
+  r.number("max_errors", out.max_errors, 1, 1000);
+  r.duration("idle_timeout", out.idle_timeout, seconds{1}, kDay);
+  r.duration("session_timeout", out.session_timeout, seconds{1}, kDay);
+  if (out.max_connections_per_client > out.max_connections) {
+    auto at = r.section("max_connections_per_client");
+    d.error(at.line, at.path,
+            std::to_string(out.max_connections_per_client) + " is more than max_connections (" +
+                std::to_string(out.max_connections) + ")");
+  }
+  if (out.idle_timeout > out.session_timeout) {
+    auto at = r.section("idle_timeout");
+    d.error(at.line, at.path,
+            format_duration(out.idle_timeout) + " is longer than session_timeout (" +
+                format_duration(out.session_timeout) + ")");
+  }
+  r.finish();
+}
+
+void parse_auth(Diagnostics& d, const Value& v, AuthLimits& out) {
+  MapReader r(d, v);
+  r.number("max_failures", out.max_failures, 1, 1000);
+  r.duration("failure_window", out.failure_window, seconds{1}, kDay);
+  r.duration("lockout", out.lockout, seconds{1}, 7 * kDay);
+  r.finish();
+}
+
+void parse_relay(Diagnostics& d, const Value& v, RelayConfig& out) {
+  MapReader r(d, v);
+  if (auto hostname = r.require("hostname")) {
+    host_name(d, *hostname, out.hostname);
+  }
+  parse_listen(d, r.section("listen"), out.listen);
+  parse_tls(d, r.section("tls"), out.tls);
+  parse_limits(d, r.section("limits"), out.limits);
+  parse_auth(d, r.section("auth"), out.auth);
+  r.finish();
+}
+
+// --- delivery --------------------------------------------------------------
+
+void parse_resolver(Diagnostics& d, const Value& v, std::optional<Endpoint>& out) {
+  auto s = detail::read_string(d, v);
+  if (!s || s->empty()) {
+    return;
+  }
+  if (is_ip_address(*s)) {  // a bare address means the DNS port
+    out =
+        parse_endpoint(s->find(':') == std::string::npos ? *s + ":53" : "[" + *s + "]:53").value();
+    return;
+  }
+  out = detail::read_endpoint(d, v);
+}
+
+void parse_retry_schedule(Diagnostics& d, const Value& v, std::vector<seconds>& out) {
+  auto items = detail::read_list(d, v);
+  if (v.node.IsSequence() && items.empty()) {
+    d.error(v.line, v.path, "must list at least one retry interval");
+    return;
+  }
+  if (items.empty()) {
+    return;
+  }
+  std::vector<seconds> schedule;
+  for (const auto& item : items) {
+    auto step = detail::read_duration(d, item, seconds{1}, 7 * kDay);
+    if (step && !schedule.empty() && *step < schedule.back()) {
+      d.error(item.line, item.path,
+              format_duration(*step) + " is shorter than the step before it (" +
+                  format_duration(schedule.back()) + ")");
+    }
+    if (step) {
+      schedule.push_back(*step);
+    }
+  }
+  out = std::move(schedule);
+}
+
+void parse_routes(Diagnostics& d, const Value& v, std::vector<Route>& out) {
+  SeenValues domains;
+  for (const auto& item : detail::read_list(d, v)) {
+    MapReader r(d, item);
+    Route route;
+    std::optional<std::string> name;
+    if (auto value = r.require("domain")) {
+      name = domain(d, *value);
+      if (name && !domains.first(d, *value, *name)) {
+        name.reset();
+      }
+    }
+    bool host_ok = false;
+    if (auto host = r.require("host")) {
+      auto s = detail::read_string(d, *host);
+      host_ok = s && (is_ip_address(*s) || is_host_name(*s));
+      if (s && !host_ok) {
+        d.error(host->line, host->path, quote_value(*s) + " is not an IP address or host name");
+      } else if (s) {
+        route.host = *s;
+      }
+    }
+    r.number("port", route.port, 1, 65535);
+    r.finish();
+    if (name && host_ok) {
+      route.domain = *name;
+      out.push_back(std::move(route));
+    }
+  }
+}
+
+void parse_tls_policies(Diagnostics& d, const Value& v, std::vector<TlsPolicy>& out) {
+  SeenValues domains;
+  for (const auto& item : detail::read_list(d, v)) {
+    MapReader r(d, item);
+    TlsPolicy policy;
+    std::optional<std::string> name;
+    std::optional<std::string> kind;
+    if (auto value = r.require("domain")) {
+      name = domain(d, *value);
+      if (name && !domains.first(d, *value, *name)) {
+        name.reset();
+      }
+    }
+    if (auto value = r.require("policy")) {
+      kind = detail::read_word(d, *value, {"opportunistic", "require", "verify"});
+    }
+    r.finish();
+    if (name && kind) {
+      out.push_back(TlsPolicy{*name, *parse_tls_policy_kind(*kind)});
+    }
+  }
+}
+
+void parse_delivery(Diagnostics& d, const Value& v, DeliveryConfig& out) {
+  MapReader r(d, v);
+  if (auto resolver = r.find("resolver")) {
+    parse_resolver(d, *resolver, out.resolver);
+  }
+  r.duration("max_age", out.max_age, kMinute, 30 * kDay);
+  if (auto schedule = r.find("retry_schedule")) {
+    parse_retry_schedule(d, *schedule, out.retry_schedule);
+  }
+  r.number("max_concurrency", out.max_concurrency, 1, 100'000);
+  r.number("max_per_destination", out.max_per_destination, 1, 100'000);
+  r.boolean("delay_notices", out.delay_notices);
+  parse_routes(d, r.section("routes"), out.routes);
+  parse_tls_policies(d, r.section("tls_policies"), out.tls_policies);
+  if (out.max_per_destination > out.max_concurrency) {
+    auto at = r.section("max_per_destination");
+    d.error(at.line, at.path,
+            std::to_string(out.max_per_destination) + " is more than max_concurrency (" +
+                std::to_string(out.max_concurrency) + ")");
+  }
+  r.finish();
+}
+
+// --- firewall --------------------------------------------------------------
+
+void parse_firewall(Diagnostics& d, const Value& v, FirewallConfig& out) {
+  MapReader r(d, v);
+  r.boolean("enabled", out.enabled);
+  if (auto table = r.find("table")) {
+    auto s = detail::read_string(d, *table);
+    if (s && !matches(*s, "[A-Za-z][A-Za-z0-9_]{0,31}")) {
+      d.error(table->line, table->path,
+              quote_value(*s) +
+                  " is not a valid nftables table name (a letter, then letters, "
+                  "digits or '_', at most 32)");
+    } else if (s) {
+      out.table = *s;
+    }
+  }
+  if (auto mode = r.find("default_mode")) {
+    if (auto word = detail::read_word(d, *mode, {"block", "redirect", "exempt"})) {
+      out.default_mode = *word;
+    }
+  }
+  r.boolean("reject_with_reset", out.reject_with_reset);
+  r.number("nflog_group", out.nflog_group, 0, 65535);
+  r.finish();
+}
+
+// --- plans -----------------------------------------------------------------
+
+void parse_plan(Diagnostics& d, const Value& v, Plan& out) {
+  MapReader r(d, v);
+  r.number("monthly_quota", out.monthly_quota, 1, 1000 * kMillion);
+  r.number("messages_per_minute", out.messages_per_minute, 1, kMillion);
+  r.number("messages_per_hour", out.messages_per_hour, 1, 100 * kMillion);
+  r.number("recipients_per_message", out.recipients_per_message, 1, 100'000);
+  r.number("recipients_per_hour", out.recipients_per_hour, 1, 100 * kMillion);
+  r.number("max_connections", out.max_connections, 1, 100'000);
+  r.size("max_message_size", out.max_message_size, kKiB, 2 * kGiB);
+  if (auto ip = r.find("dedicated_ip")) {
+    optional_ip(d, *ip, out.dedicated_ip);
+  }
+  r.finish();
+}
+
+void parse_plans(Diagnostics& d, const Value& v, std::map<std::string, Plan>& out) {
+  MapReader r(d, v);
+  for (const auto& [name, value] : r.entries()) {
+    r.find(name);  // every name is a valid key; its value says whether it is a plan
+    if (!matches(name, "[a-z0-9][a-z0-9_-]{0,62}")) {
+      d.error(
+          value.line, value.path,
+          quote_value(name) + " is not a valid plan name (lower-case letters, digits, '_', '-')");
+      continue;
+    }
+    Plan plan;
+    parse_plan(d, value, plan);
+    out.emplace(name, plan);
+  }
+  r.finish();
+}
+
+// --- the file --------------------------------------------------------------
+
+void parse_config(Diagnostics& d, const Value& root, Config& out) {
+  if (!root.node.IsMap()) {
+    d.error(root.line, "",
+            "the file must be a mapping of sections (node, relay, delivery, firewall, plans)");
+    return;
+  }
+  MapReader r(d, root);
+  parse_node(d, r.section("node"), out.node);
+  parse_relay(d, r.section("relay"), out.relay);
+  parse_delivery(d, r.section("delivery"), out.delivery);
+  parse_firewall(d, r.section("firewall"), out.firewall);
+  parse_plans(d, r.section("plans"), out.plans);
+  r.finish();
+}
+
+// The one document of the file, or nullopt after reporting why there is none.
+std::optional<YAML::Node> parse_yaml(Diagnostics& d, std::string_view text) {
+  try {
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
+    if (documents.size() > 1) {
+      auto mark = documents[1].Mark();
+      d.error(mark.is_null() ? 0 : mark.line + 1, "",
+              "the file holds more than one YAML document (remove the second '---')");
+      return std::nullopt;
+    }
+    if (documents.empty() || documents[0].IsNull()) {
+      d.error(0, "", "the file is empty");
+      return std::nullopt;
+    }
+    return documents[0];
+  } catch (const YAML::Exception& e) {
+    d.error(e.mark.is_null() ? 0 : e.mark.line + 1, "", "YAML syntax error: " + e.msg);
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::string ConfigError::to_string() const {
+  std::string out = file;
+  if (line > 0) {
+    out += ":" + std::to_string(line);
+  }
+  out += ": ";
+  if (!key.empty()) {
+    out += key + ": ";
+  }
+  return out + message;
+}
+
+LoadResult load_config_string(std::string_view text, std::string file_name) {
+  Diagnostics d(file_name);
+  LoadResult result;
+  auto root = parse_yaml(d, text);
+  if (root) {
+    Config config;
+    config.source = file_name;
+    const int line = root->Mark().is_null() ? 1 : root->Mark().line + 1;
+    parse_config(d, Value{*root, "", line}, config);
+    if (d.empty()) {
+      result.config = std::move(config);
+    }
+  }
+  result.errors = d.take();
+  return result;
+}
+
+LoadResult load_config(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::error_code ec;
+  if (!in || std::filesystem::is_directory(file, ec)) {
+    const std::string reason = in ? "is a directory" : std::strerror(errno);
+    LoadResult result;
+    result.errors.push_back(ConfigError{file.string(), 0, "", "cannot read the file: " + reason});
+    return result;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return load_config_string(text.str(), file.string());
+}
+
+}  // namespace portcullis::config

@@ -1,0 +1,102 @@
+#include "gateway/core/store/migrations.hpp"
+
+#include <array>
+#include <ctime>
+#include <string>
+
+namespace portcullis::store {
+namespace {
+
+constexpr std::string_view kCreateMigrationsTable = R"sql(
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version INTEGER PRIMARY KEY,
+  applied_at INTEGER NOT NULL
+);
+)sql";
+
+constexpr std::array<std::string_view, 2> kStateMigrations = {
+    // 1: tenants, their subnets and their SMTP credentials.
+    R"sql(
+CREATE TABLE tenants (
+  id TEXT PRIMARY KEY NOT NULL,
+  plan TEXT NOT NULL,
+  port25_mode TEXT NOT NULL CHECK (port25_mode IN ('block', 'redirect', 'exempt')),
+  abuse_contact TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL CHECK (status IN ('active', 'suspended')),
+  status_reason TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE tenant_subnets (
+  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  network TEXT NOT NULL,
+  length INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, network, length)
+);
+CREATE TABLE credentials (
+  username TEXT PRIMARY KEY NOT NULL,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  description TEXT NOT NULL DEFAULT '',
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+)sql",
+    // 2: listing a tenant's credentials without a table scan.
+    R"sql(
+CREATE INDEX credentials_by_tenant ON credentials (tenant_id, created_at);
+)sql",
+};
+
+}  // namespace
+
+Result<int> schema_version(Database& db) {
+  if (auto created = db.exec(kCreateMigrationsTable); !created) {
+    return created.error();
+  }
+  auto query = db.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  if (!query) {
+    return query.error();
+  }
+  auto row = query->step();
+  if (!row) {
+    return row.error();
+  }
+  return static_cast<int>(query->column_int64(0));
+}
+
+Result<int> apply_migrations(Database& db, std::span<const std::string_view> scripts) {
+  auto current = schema_version(db);
+  if (!current) {
+    return current.error();
+  }
+  const int known = static_cast<int>(scripts.size());
+  if (*current > known) {
+    return make_error(db.path().string() + " has schema version " + std::to_string(*current) +
+                      ", newer than this program knows (" + std::to_string(known) +
+                      "); refusing to use it");
+  }
+  for (int version = *current + 1; version <= known; ++version) {
+    auto applied = db.transaction([&]() -> Result<void> {
+      if (auto ran = db.exec(scripts[static_cast<std::size_t>(version - 1)]); !ran) {
+        return ran.error();
+      }
+      auto record = db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)");
+      if (!record) {
+        return record.error();
+      }
+      return record->bind(1, version).bind(2, static_cast<std::int64_t>(std::time(nullptr))).run();
+    });
+    if (!applied) {
+      return make_error(db.path().string() + ": migration to schema version " +
+                        std::to_string(version) + " failed: " + applied.error().message);
+    }
+  }
+  return known;
+}
+
+std::span<const std::string_view> state_migrations() {
+  return kStateMigrations;
+}
+
+}  // namespace portcullis::store

@@ -1,0 +1,479 @@
+#include "gateway/core/store/store.hpp"
+
+#include <sys/stat.h>
+
+#include <ctime>
+#include <map>
+#include <stdexcept>
+#include <system_error>
+
+#include "gateway/core/auth/password.hpp"
+#include "gateway/core/log/log.hpp"
+#include "gateway/core/store/migrations.hpp"
+#include "gateway/core/store/sqlite.hpp"
+
+namespace portcullis::store {
+namespace {
+
+constexpr std::string_view kUsernameAlphabet = "abcdefghijklmnopqrstuvwxyz234567";  // base32
+constexpr std::size_t kUsernameSuffixLength = 8;
+constexpr std::size_t kMaxUsername = 128;
+constexpr int kUsernameAttempts = 8;
+
+constexpr std::string_view kTenantColumns =
+    "id, plan, port25_mode, abuse_contact, status, status_reason, created_at";
+
+std::int64_t unix_now() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+Error no_tenant(std::string_view id) {
+  return make_error("no tenant '" + std::string(id) + "'");
+}
+
+// A row of kTenantColumns; subnets are loaded separately.
+Result<Tenant> read_tenant_row(const Statement& row) {
+  Tenant tenant;
+  tenant.id = row.column_text(0);
+  tenant.plan = row.column_text(1);
+  const auto mode = parse_port25_mode(row.column_text(2));
+  const auto status = parse_tenant_status(row.column_text(4));
+  if (!mode || !status) {
+    return make_error("tenant '" + tenant.id + "' has a corrupt row in state.db");
+  }
+  tenant.port25_mode = *mode;
+  tenant.abuse_contact = row.column_text(3);
+  tenant.status = *status;
+  tenant.status_reason = row.column_text(5);
+  tenant.created_at = row.column_int64(6);
+  return tenant;
+}
+
+Result<net::Prefix> read_prefix(const Statement& row, int first_column) {
+  return net::Prefix::parse(row.column_text(first_column) + "/" +
+                            std::to_string(row.column_int64(first_column + 1)));
+}
+
+Result<bool> tenant_exists(Database& db, std::string_view id) {
+  auto query = db.prepare("SELECT 1 FROM tenants WHERE id = ?");
+  if (!query) {
+    return query.error();
+  }
+  return query->bind(1, id).step();
+}
+
+Result<Tenant> load_tenant(Database& db, std::string_view id) {
+  auto query = db.prepare("SELECT " + std::string(kTenantColumns) + " FROM tenants WHERE id = ?");
+  if (!query) {
+    return query.error();
+  }
+  auto row = query->bind(1, id).step();
+  if (!row) {
+    return row.error();
+  }
+  if (!*row) {
+    return no_tenant(id);
+  }
+  auto tenant = read_tenant_row(*query);
+  if (!tenant) {
+    return tenant;
+  }
+  auto subnets =
+      db.prepare("SELECT network, length FROM tenant_subnets WHERE tenant_id = ? ORDER BY rowid");
+  if (!subnets) {
+    return subnets.error();
+  }
+  subnets->bind(1, id);
+  while (true) {
+    auto next = subnets->step();
+    if (!next) {
+      return next.error();
+    }
+    if (!*next) {
+      break;
+    }
+    auto prefix = read_prefix(*subnets, 0);
+    if (!prefix) {
+      return make_error("tenant '" + tenant->id +
+                        "' has a corrupt subnet in state.db: " + prefix.error().message);
+    }
+    tenant->subnets.push_back(*prefix);
+  }
+  return tenant;
+}
+
+Result<void> check_overlaps(Database& db, const Tenant& tenant) {
+  if (tenant.subnets.empty()) {
+    return {};
+  }
+  auto query =
+      db.prepare("SELECT tenant_id, network, length FROM tenant_subnets WHERE tenant_id != ?");
+  if (!query) {
+    return query.error();
+  }
+  query->bind(1, tenant.id);
+  while (true) {
+    auto row = query->step();
+    if (!row) {
+      return row.error();
+    }
+    if (!*row) {
+      return {};
+    }
+    auto other = read_prefix(*query, 1);
+    if (!other) {
+      continue;  // cannot overlap anything we could store; load_tenant reports it
+    }
+    for (const auto& mine : tenant.subnets) {
+      if (mine.overlaps(*other)) {
+        return make_error(mine.to_string() + " overlaps " + other->to_string() + " of tenant '" +
+                          query->column_text(0) + "'");
+      }
+    }
+  }
+}
+
+Result<void> replace_subnets(Database& db, const Tenant& tenant) {
+  auto removed = db.prepare("DELETE FROM tenant_subnets WHERE tenant_id = ?");
+  if (!removed) {
+    return removed.error();
+  }
+  if (auto ran = removed->bind(1, tenant.id).run(); !ran) {
+    return ran;
+  }
+  auto insert =
+      db.prepare("INSERT INTO tenant_subnets (tenant_id, network, length) VALUES (?, ?, ?)");
+  if (!insert) {
+    return insert.error();
+  }
+  for (const auto& subnet : tenant.subnets) {
+    insert->reset();
+    if (auto ran = insert->bind(1, tenant.id)
+                       .bind(2, subnet.network.to_string())
+                       .bind(3, subnet.length)
+                       .run();
+        !ran) {
+      return ran;
+    }
+  }
+  return {};
+}
+
+std::filesystem::path prepare_state_dir(const std::filesystem::path& state_dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(state_dir, ec)) {
+    if (state_dir.has_parent_path()) {
+      std::filesystem::create_directories(state_dir.parent_path(), ec);
+    }
+    // mkdir with the mode instead of chmod afterwards: no window where it is open.
+    if (::mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      throw std::runtime_error("cannot create state directory " + state_dir.string() + ": " +
+                               std::system_category().message(errno));
+    }
+  }
+  if (!std::filesystem::is_directory(state_dir, ec)) {
+    throw std::runtime_error("state directory " + state_dir.string() + " is not a directory");
+  }
+  return state_dir / "state.db";
+}
+
+}  // namespace
+
+Store::Store(std::unique_ptr<Database> db, int version) : db_(std::move(db)), version_(version) {}
+
+Store::~Store() = default;
+
+std::unique_ptr<Store> Store::open(const std::filesystem::path& state_dir) {
+  const auto path = prepare_state_dir(state_dir);
+  auto db = Database::open(path, OpenOptions{.synchronous = Synchronous::normal});
+  if (!db) {
+    throw std::runtime_error(db.error().message);
+  }
+  auto version = apply_migrations(*db, state_migrations());
+  if (!version) {
+    throw std::runtime_error(version.error().message);
+  }
+  return std::unique_ptr<Store>(new Store(std::make_unique<Database>(std::move(*db)), *version));
+}
+
+int Store::schema_version() const {
+  return version_;
+}
+
+Result<Tenant> Store::add_tenant(Tenant tenant) {
+  if (auto valid = validate_tenant(tenant); !valid) {
+    return valid.error();
+  }
+  tenant.created_at = unix_now();
+  std::lock_guard lock(mutex_);
+  auto& db = *db_;
+  return db.transaction([&]() -> Result<Tenant> {
+    auto exists = tenant_exists(db, tenant.id);
+    if (!exists) {
+      return exists.error();
+    }
+    if (*exists) {
+      return make_error("tenant '" + tenant.id + "' already exists");
+    }
+    if (auto free = check_overlaps(db, tenant); !free) {
+      return free.error();
+    }
+    auto insert = db.prepare(
+        "INSERT INTO tenants (id, plan, port25_mode, abuse_contact, status, status_reason, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!insert) {
+      return insert.error();
+    }
+    insert->bind(1, tenant.id)
+        .bind(2, tenant.plan)
+        .bind(3, to_string(tenant.port25_mode))
+        .bind(4, tenant.abuse_contact)
+        .bind(5, to_string(tenant.status))
+        .bind(6, tenant.status_reason)
+        .bind(7, tenant.created_at)
+        .bind(8, tenant.created_at);
+    if (auto ran = insert->run(); !ran) {
+      return ran.error();
+    }
+    if (auto written = replace_subnets(db, tenant); !written) {
+      return written.error();
+    }
+    return load_tenant(db, tenant.id);
+  });
+}
+
+Result<Tenant> Store::get_tenant(std::string_view id) const {
+  if (!is_valid_tenant_id(id)) {
+    return no_tenant(id);
+  }
+  std::lock_guard lock(mutex_);
+  return load_tenant(*db_, id);
+}
+
+std::vector<Tenant> Store::list_tenants() const {
+  std::lock_guard lock(mutex_);
+  auto& db = *db_;
+  std::vector<Tenant> tenants;
+  auto query = db.prepare("SELECT " + std::string(kTenantColumns) + " FROM tenants ORDER BY id");
+  auto subnets = db.prepare("SELECT tenant_id, network, length FROM tenant_subnets ORDER BY rowid");
+  if (!query || !subnets) {
+    log::error("store_list_tenants_failed",
+               {{"error", (!query ? query.error() : subnets.error()).message}});
+    return tenants;
+  }
+  std::map<std::string, std::size_t, std::less<>> index;
+  for (auto row = query->step(); row && *row; row = query->step()) {
+    auto tenant = read_tenant_row(*query);
+    if (!tenant) {
+      log::error("store_corrupt_tenant", {{"error", tenant.error().message}});
+      continue;
+    }
+    index.emplace(tenant->id, tenants.size());
+    tenants.push_back(std::move(*tenant));
+  }
+  for (auto row = subnets->step(); row && *row; row = subnets->step()) {
+    const auto owner = index.find(subnets->column_text(0));
+    auto prefix = read_prefix(*subnets, 1);
+    if (!prefix) {
+      log::error("store_corrupt_subnet", {{"error", prefix.error().message}});
+    } else if (owner != index.end()) {
+      tenants[owner->second].subnets.push_back(*prefix);
+    }
+  }
+  return tenants;
+}
+
+Result<Tenant> Store::update_tenant(const Tenant& tenant) {
+  if (auto valid = validate_tenant(tenant); !valid) {
+    return valid.error();
+  }
+  std::lock_guard lock(mutex_);
+  auto& db = *db_;
+  return db.transaction([&]() -> Result<Tenant> {
+    auto exists = tenant_exists(db, tenant.id);
+    if (!exists) {
+      return exists.error();
+    }
+    if (!*exists) {
+      return no_tenant(tenant.id);
+    }
+    if (auto free = check_overlaps(db, tenant); !free) {
+      return free.error();
+    }
+    auto update = db.prepare(
+        "UPDATE tenants SET plan = ?, port25_mode = ?, abuse_contact = ?, status = ?, "
+        "status_reason = ?, updated_at = ? WHERE id = ?");
+    if (!update) {
+      return update.error();
+    }
+    update->bind(1, tenant.plan)
+        .bind(2, to_string(tenant.port25_mode))
+        .bind(3, tenant.abuse_contact)
+        .bind(4, to_string(tenant.status))
+        .bind(5, tenant.status_reason)
+        .bind(6, unix_now())
+        .bind(7, tenant.id);
+    if (auto ran = update->run(); !ran) {
+      return ran.error();
+    }
+    if (auto written = replace_subnets(db, tenant); !written) {
+      return written.error();
+    }
+    return load_tenant(db, tenant.id);
+  });
+}
+
+Result<void> Store::remove_tenant(std::string_view id) {
+  std::lock_guard lock(mutex_);
+  auto& db = *db_;
+  // Subnets and credentials go with it (ON DELETE CASCADE).
+  auto remove = db.prepare("DELETE FROM tenants WHERE id = ?");
+  if (!remove) {
+    return remove.error();
+  }
+  if (auto ran = remove->bind(1, id).run(); !ran) {
+    return ran;
+  }
+  if (db.changes() == 0) {
+    return no_tenant(id);
+  }
+  return {};
+}
+
+Result<IssuedCredential> Store::issue_credential(std::string_view tenant_id,
+                                                 std::string_view description) {
+  if (auto valid = validate_credential_description(description); !valid) {
+    return valid.error();
+  }
+  if (!is_valid_tenant_id(tenant_id)) {
+    return no_tenant(tenant_id);
+  }
+  IssuedCredential issued;
+  issued.password = auth::generate_password();
+  // Tens of milliseconds and 64 MiB: outside the lock.
+  const auto hash = auth::hash_password(issued.password);
+
+  std::lock_guard lock(mutex_);
+  auto& db = *db_;
+  auto exists = tenant_exists(db, tenant_id);
+  if (!exists) {
+    return exists.error();
+  }
+  if (!*exists) {
+    return no_tenant(tenant_id);
+  }
+  auto taken = db.prepare("SELECT 1 FROM credentials WHERE username = ?");
+  if (!taken) {
+    return taken.error();
+  }
+  // Revoked usernames stay in the table, so a username is never handed out twice.
+  std::string username;
+  for (int attempt = 0; attempt < kUsernameAttempts && username.empty(); ++attempt) {
+    auto candidate = std::string(tenant_id) + "." +
+                     auth::random_string(kUsernameSuffixLength, kUsernameAlphabet);
+    taken->reset();
+    auto row = taken->bind(1, candidate).step();
+    if (!row) {
+      return row.error();
+    }
+    if (!*row) {
+      username = std::move(candidate);
+    }
+  }
+  if (username.empty()) {
+    return make_error("could not find a free username for tenant '" + std::string(tenant_id) + "'");
+  }
+  auto& credential = issued.credential;
+  credential.username = username;
+  credential.tenant_id = tenant_id;
+  credential.description = description;
+  credential.created_at = unix_now();
+  auto insert = db.prepare(
+      "INSERT INTO credentials (username, tenant_id, description, password_hash, created_at) "
+      "VALUES (?, ?, ?, ?, ?)");
+  if (!insert) {
+    return insert.error();
+  }
+  insert->bind(1, credential.username)
+      .bind(2, credential.tenant_id)
+      .bind(3, credential.description)
+      .bind(4, hash)
+      .bind(5, credential.created_at);
+  if (auto ran = insert->run(); !ran) {
+    return ran.error();
+  }
+  return issued;
+}
+
+std::vector<Credential> Store::list_credentials(std::string_view tenant_id) const {
+  std::lock_guard lock(mutex_);
+  std::vector<Credential> credentials;
+  auto query = db_->prepare(
+      "SELECT username, tenant_id, description, created_at, revoked_at FROM credentials "
+      "WHERE tenant_id = ? ORDER BY created_at, rowid");
+  if (!query) {
+    log::error("store_list_credentials_failed", {{"error", query.error().message}});
+    return credentials;
+  }
+  query->bind(1, tenant_id);
+  for (auto row = query->step(); row && *row; row = query->step()) {
+    credentials.push_back(Credential{.username = query->column_text(0),
+                                     .tenant_id = query->column_text(1),
+                                     .description = query->column_text(2),
+                                     .created_at = query->column_int64(3),
+                                     .revoked_at = query->column_optional_int64(4)});
+  }
+  return credentials;
+}
+
+Result<void> Store::revoke_credential(std::string_view username) {
+  const auto quoted = "'" + std::string(username) + "'";
+  std::lock_guard lock(mutex_);
+  auto& db = *db_;
+  auto revoke =
+      db.prepare("UPDATE credentials SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL");
+  if (!revoke) {
+    return revoke.error();
+  }
+  if (auto ran = revoke->bind(1, unix_now()).bind(2, username).run(); !ran) {
+    return ran;
+  }
+  if (db.changes() > 0) {
+    return {};
+  }
+  auto known = db.prepare("SELECT 1 FROM credentials WHERE username = ?");
+  if (!known) {
+    return known.error();
+  }
+  auto row = known->bind(1, username).step();
+  if (!row) {
+    return row.error();
+  }
+  return make_error(*row ? "credential " + quoted + " is already revoked"
+                         : "no credential " + quoted);
+}
+
+std::optional<CredentialSecret> Store::find_credential(std::string_view username) const {
+  if (username.empty() || username.size() > kMaxUsername) {
+    return std::nullopt;
+  }
+  std::lock_guard lock(mutex_);
+  auto query = db_->prepare(
+      "SELECT c.username, c.tenant_id, c.password_hash FROM credentials c "
+      "JOIN tenants t ON t.id = c.tenant_id WHERE c.username = ? AND c.revoked_at IS NULL");
+  if (!query) {
+    log::error("store_find_credential_failed", {{"error", query.error().message}});
+    return std::nullopt;
+  }
+  auto row = query->bind(1, username).step();
+  if (!row) {
+    log::error("store_find_credential_failed", {{"error", row.error().message}});
+    return std::nullopt;
+  }
+  if (!*row) {
+    return std::nullopt;
+  }
+  return CredentialSecret{query->column_text(0), query->column_text(1), query->column_text(2)};
+}
+
+}  // namespace portcullis::store

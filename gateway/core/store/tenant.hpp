@@ -1,0 +1,65 @@
+#pragma once
+// Tenant and credential records as the store keeps them, and the syntax checks
+// applied to them before they are stored. Field values arrive from the control
+// API (operators) and are validated here so that every writer agrees.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/core/net/prefix.hpp"
+#include "gateway/core/result.hpp"
+
+namespace portcullis::store {
+
+enum class Port25Mode { block, redirect, exempt };
+enum class TenantStatus { active, suspended };
+
+std::string_view to_string(Port25Mode mode);
+std::optional<Port25Mode> parse_port25_mode(std::string_view text);
+std::string_view to_string(TenantStatus status);
+std::optional<TenantStatus> parse_tenant_status(std::string_view text);
+
+struct Tenant {
+  std::string id;
+  std::string plan;
+  std::vector<net::Prefix> subnets;
+  Port25Mode port25_mode = Port25Mode::block;
+  std::string abuse_contact;
+  TenantStatus status = TenantStatus::active;
+  std::string status_reason;
+  std::int64_t created_at = 0;
+};
+
+struct Credential {
+  std::string username;
+  std::string tenant_id;
+  std::string description;
+  std::int64_t created_at = 0;
+  std::optional<std::int64_t> revoked_at;
+};
+
+// The only time the password exists in clear.
+struct IssuedCredential {
+  Credential credential;
+  std::string password;
+};
+
+struct CredentialSecret {
+  std::string username;
+  std::string tenant_id;
+  std::string password_hash;
+};
+
+// [a-z0-9][a-z0-9_-]{0,62}: safe in usernames, log lines, nftables comments.
+bool is_valid_tenant_id(std::string_view id);
+
+// Everything that can be checked without the database: id, plan, abuse
+// contact, status reason, and subnets overlapping each other.
+Result<void> validate_tenant(const Tenant& tenant);
+
+Result<void> validate_credential_description(std::string_view description);
+
+}  // namespace portcullis::store

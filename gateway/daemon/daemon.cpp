@@ -1,0 +1,137 @@
+#include "gateway/daemon/daemon.hpp"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <exception>
+#include <memory>
+
+#include "gateway/core/asio.hpp"
+#include "gateway/core/clock.hpp"
+#include "gateway/core/config/loader.hpp"
+#include "gateway/core/control/api.hpp"
+#include "gateway/core/control/control_server.hpp"
+#include "gateway/core/log/log.hpp"
+#include "gateway/core/store/store.hpp"
+#include "gateway/core/tenants/tenant_directory.hpp"
+#include "gateway/core/tls/self_signed.hpp"
+#include "gateway/daemon/privileges.hpp"
+#include "gateway/daemon/spool_queue_view.hpp"
+#include "relay/auth/auth_limiter.hpp"
+#include "relay/auth/credential_verifier.hpp"
+#include "relay/queue/spool.hpp"
+#include "relay/smtp/server.hpp"
+#include "relay/tls/server_context.hpp"
+
+namespace portcullis::daemon {
+namespace {
+
+std::optional<config::Config> load(const Options& options) {
+  auto result = config::load_config(options.config_path);
+  for (const auto& e : result.errors) {
+    std::fprintf(stderr, "%s\n", e.to_string().c_str());
+  }
+  if (!result.errors.empty() || !result.config) {
+    std::fprintf(stderr, "%s: %zu error(s)\n", options.config_path.c_str(), result.errors.size());
+    return std::nullopt;
+  }
+  return std::move(result.config);
+}
+
+void publish_tenants(const store::Store& store, tenants::TenantRegistry& registry) {
+  registry.publish(std::make_shared<const tenants::TenantDirectory>(store.list_tenants()));
+}
+
+// The lab needs no operator-supplied certificate: generate one in the state dir.
+std::pair<std::filesystem::path, std::filesystem::path> tls_files(const config::Config& config) {
+  if (!config.relay.tls.cert.empty()) {
+    return {config.relay.tls.cert, config.relay.tls.key};
+  }
+  const auto dir = config.node.state_dir / "tls";
+  auto cert = dir / "cert.pem";
+  auto key = dir / "key.pem";
+  auto made = tls::ensure_self_signed(cert, key, config.relay.hostname);
+  if (!made) {
+    throw std::runtime_error("cannot create a TLS certificate in " + dir.string() + ": " +
+                             made.error().message);
+  }
+  return {cert, key};
+}
+
+int serve(const config::Config& config) {
+  log::set_level(config.node.log_level);
+  std::filesystem::create_directories(config.node.state_dir);
+  ::chmod(config.node.state_dir.c_str(), 0700);
+
+  asio::io_context io(1);
+  SystemClock clock;
+  const auto [cert, key] = tls_files(config);
+  auto tls_context = relay::tls::make_server_context(cert, key);
+
+  auto store = store::Store::open(config.node.state_dir);
+  auto spool = relay::queue::Spool::open(config.node.state_dir);
+  tenants::TenantRegistry registry;
+  publish_tenants(*store, registry);
+
+  relay::auth::CredentialVerifier verifier(*store);
+  relay::auth::AuthLimiter auth_limiter(config.relay.auth, clock);
+  relay::smtp::SessionServices services{config.relay, tls_context, registry, *spool,
+                                        verifier,     auth_limiter, clock};
+  relay::smtp::SmtpServer smtp(io, services);
+  smtp.bind();
+
+  SpoolQueueView queue_view(*spool);
+  control::ApiContext api{*store, config, &registry, queue_view, {}};
+  control::Router router;
+  control::register_api(router, api);
+  control::ControlServer control_server(io.get_executor(), config.node.control_socket,
+                                        std::move(router));
+  control_server.start();
+
+  if (auto dropped = drop_privileges(config.node.user, {config.node.state_dir, config.node.control_socket});
+      !dropped) {
+    throw std::runtime_error(dropped.error().message);
+  }
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) {
+      return;
+    }
+    log::info("stopping", {{"signal", signal}});
+    smtp.stop();
+    control_server.stop();
+    io.stop();
+  });
+
+  smtp.start();
+  log::info("ready", {{"node", config.node.name},
+                      {"control", config.node.control_socket.string()},
+                      {"queued", spool->size()},
+                      {"tenants", store->list_tenants().size()}});
+  io.run();
+  spool->stop();
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int run(const Options& options) {
+  auto config = load(options);
+  if (!config) {
+    return 1;
+  }
+  if (options.check_only) {
+    std::printf("%s: ok\n", options.config_path.c_str());
+    return 0;
+  }
+  try {
+    return serve(*config);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "portcullisd: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace portcullis::daemon

@@ -1,0 +1,486 @@
+#include "relay/smtp/session.hpp"
+
+#include <algorithm>
+#include <array>
+#include <optional>
+
+#include "gateway/core/log/log.hpp"
+#include "relay/auth/auth_limiter.hpp"
+#include "relay/auth/credential_verifier.hpp"
+#include "relay/queue/spool.hpp"
+#include "relay/smtp/bdat_reader.hpp"
+#include "relay/smtp/data_reader.hpp"
+#include "relay/smtp/message_headers.hpp"
+
+namespace portcullis::relay::smtp {
+namespace {
+
+using tcp = asio::ip::tcp;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr auto kFinalWriteTimeout = std::chrono::seconds(5);
+constexpr auto kHandshakeTimeout = std::chrono::seconds(30);
+
+std::string address_text(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
+  }
+  return a.to_string();
+}
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, SessionOrigin origin, SessionServices& services)
+      : services_(services),
+        origin_(std::move(origin)),
+        client_address_(address_text(origin_.client.address())),
+        stream_(std::move(socket), services.tls),
+        timer_(stream_.get_executor()),
+        protocol_(settings_for(origin_.kind, services.config)) {}
+
+  awaitable<void> run();
+
+ private:
+  enum class LineStatus { line, too_long, need_more };
+
+  static ProtocolSettings settings_for(ListenerKind kind, const config::RelayConfig& config) {
+    ProtocolSettings s;
+    s.kind = kind;
+    s.hostname = config.hostname;
+    s.max_message_size = config.limits.max_message_size;
+    s.max_recipients = config.limits.max_recipients;
+    s.max_errors = config.limits.max_errors;
+    return s;
+  }
+
+  bool admit();
+  awaitable<void> watchdog();
+  void arm_idle_deadline();
+  void set_deadline(SteadyTime deadline);
+  awaitable<bool> fill();
+  awaitable<bool> flush();
+  awaitable<bool> handshake();
+  LineStatus next_line(std::string& line);
+  awaitable<bool> perform(Step step);
+  awaitable<std::optional<DataError>> read_data();
+  awaitable<std::optional<DataError>> read_bdat();
+  awaitable<AuthResult> authenticate();
+  awaitable<std::optional<std::string>> commit();
+  std::optional<Reply> mail_gate(std::string_view tenant_id) const;
+  void close();
+
+  SessionServices& services_;
+  SessionOrigin origin_;
+  std::string client_address_;
+  asio::ssl::stream<tcp::socket> stream_;
+  asio::steady_timer timer_;
+  SteadyTime deadline_ = SteadyTime::max();
+  SteadyTime session_end_ = SteadyTime::max();
+  bool timed_out_ = false;
+  bool done_ = false;
+  bool tls_ = false;
+  bool discarding_long_line_ = false;
+  std::string in_;
+  std::string out_;
+  std::string message_;
+  std::optional<BdatReader> bdat_;
+  Protocol protocol_;
+};
+
+// The deadline of whichever read or write is outstanding; on expiry the
+// socket is cancelled and the session answers 421 if it still can.
+awaitable<void> Connection::watchdog() {
+  auto self = shared_from_this();
+  while (!done_) {
+    timer_.expires_at(deadline_);
+    co_await timer_.async_wait(asio_nothrow);
+    if (done_) {
+      break;
+    }
+    if (deadline_ <= std::chrono::steady_clock::now()) {
+      timed_out_ = true;
+      deadline_ = SteadyTime::max();
+      boost::system::error_code ignored;
+      stream_.next_layer().cancel(ignored);
+    }
+  }
+}
+
+void Connection::set_deadline(SteadyTime deadline) {
+  deadline_ = std::min(deadline, session_end_);
+  if (deadline_ < timer_.expiry()) {
+    timer_.cancel();
+  }
+}
+
+void Connection::arm_idle_deadline() {
+  set_deadline(std::chrono::steady_clock::now() + services_.config.limits.idle_timeout);
+}
+
+awaitable<bool> Connection::fill() {
+  std::array<char, kReadChunk> buffer;
+  arm_idle_deadline();
+  auto [ec, n] = tls_ ? co_await stream_.async_read_some(asio::buffer(buffer), asio_nothrow)
+                      : co_await stream_.next_layer().async_read_some(asio::buffer(buffer),
+                                                                      asio_nothrow);
+  if (ec) {
+    if (ec != asio::error::eof && ec != asio::ssl::error::stream_truncated && !timed_out_) {
+      log::debug("smtp_read_failed", {{"session", origin_.id}, {"error", ec.message()}});
+    }
+    co_return false;
+  }
+  in_.append(buffer.data(), n);
+  co_return true;
+}
+
+awaitable<bool> Connection::flush() {
+  if (out_.empty()) {
+    co_return true;
+  }
+  arm_idle_deadline();
+  auto [ec, n] = tls_ ? co_await asio::async_write(stream_, asio::buffer(out_), asio_nothrow)
+                      : co_await asio::async_write(stream_.next_layer(), asio::buffer(out_),
+                                                   asio_nothrow);
+  out_.clear();
+  co_return !ec;
+}
+
+awaitable<bool> Connection::handshake() {
+  set_deadline(std::chrono::steady_clock::now() + kHandshakeTimeout);
+  auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, asio_nothrow);
+  if (ec) {
+    log::info("tls_handshake_failed", {{"session", origin_.id},
+                                       {"client", client_address_},
+                                       {"error", ec.message()}});
+    co_return false;
+  }
+  tls_ = true;
+  co_return true;
+}
+
+// Command lines end with LF; a CR before it is dropped. Lines over the limit
+// are discarded up to their end and answered once.
+Connection::LineStatus Connection::next_line(std::string& line) {
+  const std::size_t limit = protocol_.max_line_length();
+  const auto lf = in_.find('\n');
+  if (discarding_long_line_) {
+    if (lf == std::string::npos) {
+      in_.clear();
+      return LineStatus::need_more;
+    }
+    in_.erase(0, lf + 1);
+    discarding_long_line_ = false;
+    return LineStatus::too_long;
+  }
+  if (lf == std::string::npos) {
+    if (in_.size() > limit) {
+      in_.clear();
+      discarding_long_line_ = true;
+    }
+    return LineStatus::need_more;
+  }
+  if (lf + 1 > limit) {
+    in_.erase(0, lf + 1);
+    return LineStatus::too_long;
+  }
+  const std::size_t end = (lf > 0 && in_[lf - 1] == '\r') ? lf - 1 : lf;
+  line.assign(in_, 0, end);
+  in_.erase(0, lf + 1);
+  return LineStatus::line;
+}
+
+awaitable<std::optional<DataError>> Connection::read_data() {
+  const auto& limits = services_.config.limits;
+  DataReader reader(limits.max_message_size, limits.max_text_line);
+  for (;;) {
+    const std::size_t used = reader.feed(in_);
+    in_.erase(0, used);
+    if (reader.done()) {
+      break;
+    }
+    if (!co_await fill()) {
+      co_return std::nullopt;
+    }
+  }
+  message_ = reader.take_message();
+  co_return reader.error();
+}
+
+awaitable<std::optional<DataError>> Connection::read_bdat() {
+  const auto& limits = services_.config.limits;
+  if (!bdat_) {
+    bdat_.emplace(limits.max_message_size, limits.max_text_line);
+  }
+  std::uint64_t remaining = protocol_.bdat_size();
+  while (remaining > 0) {
+    if (in_.empty() && !co_await fill()) {
+      co_return std::nullopt;
+    }
+    const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, in_.size()));
+    bdat_->add(std::string_view(in_).substr(0, take));
+    in_.erase(0, take);
+    remaining -= take;
+  }
+  DataError error = bdat_->error();
+  if (protocol_.bdat_last() || error != DataError::none) {
+    bdat_->finish();
+    error = bdat_->error();
+    message_ = bdat_->take_message();
+    bdat_.reset();
+  }
+  co_return error;
+}
+
+awaitable<AuthResult> Connection::authenticate() {
+  const AuthRequest& request = protocol_.pending_auth();
+  AuthResult result;
+  result.username = request.username;
+  if (services_.auth_limiter.locked(client_address_, request.username)) {
+    log::warning("auth_locked_out", {{"session", origin_.id},
+                                     {"client", client_address_},
+                                     {"user", request.username}});
+    result.status = AuthStatus::locked_out;
+    co_return result;
+  }
+  const auth::AuthOutcome outcome = co_await services_.verifier.async_verify(
+      request.username, request.password, use_awaitable);
+  switch (outcome.status) {
+    case auth::AuthOutcome::Status::ok: {
+      services_.auth_limiter.record_success(client_address_, request.username);
+      const auto directory = services_.tenants.snapshot();
+      const store::Tenant* tenant = directory ? directory->find(outcome.tenant_id) : nullptr;
+      if (tenant == nullptr) {
+        result.status = AuthStatus::bad_credentials;
+      } else if (tenant->status == store::TenantStatus::suspended) {
+        result.status = AuthStatus::tenant_suspended;
+        result.tenant_id = tenant->id;
+        result.reason = tenant->status_reason.empty() ? "contact your provider" : tenant->status_reason;
+      } else {
+        result.status = AuthStatus::ok;
+        result.tenant_id = outcome.tenant_id;
+      }
+      break;
+    }
+    case auth::AuthOutcome::Status::bad_credentials:
+      services_.auth_limiter.record_failure(client_address_, request.username);
+      result.status = AuthStatus::bad_credentials;
+      break;
+    case auth::AuthOutcome::Status::temporary_failure:
+      result.status = AuthStatus::temporary_failure;
+      break;
+  }
+  log::info(result.status == AuthStatus::ok ? "auth_succeeded" : "auth_failed",
+            {{"session", origin_.id},
+             {"client", client_address_},
+             {"user", request.username},
+             {"tenant", result.tenant_id}});
+  co_return result;
+}
+
+awaitable<std::optional<std::string>> Connection::commit() {
+  const Transaction& t = protocol_.transaction();
+  queue::Message message;
+  message.id = queue::new_message_id();
+  auto& e = message.envelope;
+  e.tenant_id = protocol_.tenant_id();
+  e.credential = protocol_.username();
+  e.listener = std::string(to_string(origin_.kind));
+  e.client_address = client_address_;
+  e.helo = protocol_.helo();
+  e.original_destination = origin_.original_destination;
+  e.mail_from = t.mail_from;
+  e.recipients = t.recipients;
+  e.body_type = t.body_type;
+  e.smtputf8 = t.smtputf8;
+  e.received_at = services_.clock.unix_now();
+
+  FinalizeInfo info;
+  info.received.helo = protocol_.helo();
+  info.received.client_address = client_address_;
+  info.received.hostname = services_.config.hostname;
+  info.received.queue_id = message.id;
+  info.received.esmtp = protocol_.esmtp();
+  info.received.tls = protocol_.tls_active();
+  info.received.authenticated = !protocol_.username().empty();
+  if (t.recipients.size() == 1) {
+    info.received.recipient = t.recipients.front();
+  }
+  info.received.smtputf8 = t.smtputf8;
+  info.received.unix_time = e.received_at;
+  info.tenant_id = e.tenant_id;
+  info.hostname = services_.config.hostname;
+  info.message_id = message.id;
+  message.data = finalize_message(message_, info);
+  message_.clear();
+  const std::size_t size = message.data.size();
+  const std::size_t recipients = t.recipients.size();
+  const std::string id = message.id;
+
+  auto [ec] = co_await services_.spool.async_commit(std::move(message), asio_nothrow);
+  if (ec) {
+    log::error("queue_commit_failed", {{"session", origin_.id}, {"error", ec.message()}});
+    co_return std::nullopt;
+  }
+  log::info("message_queued", {{"session", origin_.id},
+                               {"msg", id},
+                               {"tenant", e.tenant_id},
+                               {"listener", e.listener},
+                               {"client", client_address_},
+                               {"from", e.mail_from},
+                               {"rcpts", recipients},
+                               {"size", size}});
+  co_return id;
+}
+
+awaitable<bool> Connection::perform(Step step) {
+  for (;;) {
+    if (step.reply) {
+      out_ += step.reply->render();
+    }
+    switch (step.action) {
+      case Action::none:
+        co_return true;
+      case Action::close:
+        co_await flush();
+        co_return false;
+      case Action::start_tls:
+        if (!co_await flush()) {
+          co_return false;
+        }
+        // Anything pipelined after STARTTLS arrived in clear text: drop it
+        // (the CVE-2011-0411 command injection).
+        in_.clear();
+        if (!co_await handshake()) {
+          co_return false;
+        }
+        protocol_.on_tls_started();
+        co_return true;
+      case Action::verify_auth:
+        step = protocol_.on_auth_result(co_await authenticate());
+        continue;
+      case Action::read_data: {
+        if (!co_await flush()) {
+          co_return false;
+        }
+        const auto error = co_await read_data();
+        if (!error) {
+          log::info("client_lost_in_data", {{"session", origin_.id}, {"client", client_address_}});
+          co_return false;
+        }
+        step = protocol_.on_data_received(*error);
+        continue;
+      }
+      case Action::read_bdat: {
+        const auto error = co_await read_bdat();
+        if (!error) {
+          log::info("client_lost_in_data", {{"session", origin_.id}, {"client", client_address_}});
+          co_return false;
+        }
+        step = protocol_.on_bdat_chunk(*error);
+        if (step.action != Action::commit) {
+          bdat_.reset();
+        }
+        continue;
+      }
+      case Action::commit:
+        step = protocol_.on_commit_result(co_await commit());
+        continue;
+    }
+  }
+}
+
+std::optional<Reply> Connection::mail_gate(std::string_view tenant_id) const {
+  const auto directory = services_.tenants.snapshot();
+  const store::Tenant* tenant = directory ? directory->find(tenant_id) : nullptr;
+  if (tenant == nullptr) {
+    return Reply(554, "5.7.1", "Tenant " + std::string(tenant_id) + " no longer exists");
+  }
+  if (tenant->status == store::TenantStatus::suspended) {
+    return Reply(554, "5.7.1",
+                 "Tenant " + tenant->id + " is suspended: " +
+                     (tenant->status_reason.empty() ? "contact your provider" : tenant->status_reason));
+  }
+  return std::nullopt;
+}
+
+// Intercepted flows have no credentials: the source address names the tenant.
+bool Connection::admit() {
+  if (origin_.kind != ListenerKind::intercept) {
+    return true;
+  }
+  const auto directory = services_.tenants.snapshot();
+  const store::Tenant* tenant =
+      directory ? directory->find_by_address(origin_.client.address()) : nullptr;
+  if (tenant == nullptr) {
+    out_ += Reply(554, "5.7.1",
+                  client_address_ + " is not a tenant address; relaying denied")
+                .render();
+    log::warning("intercept_refused", {{"session", origin_.id}, {"client", client_address_}});
+    return false;
+  }
+  if (tenant->status == store::TenantStatus::suspended) {
+    out_ += mail_gate(tenant->id)->render();
+    return false;
+  }
+  protocol_.attribute_to_tenant(tenant->id);
+  return true;
+}
+
+void Connection::close() {
+  done_ = true;
+  timer_.cancel();
+  boost::system::error_code ignored;
+  stream_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.next_layer().close(ignored);
+}
+
+awaitable<void> Connection::run() {
+  session_end_ = std::chrono::steady_clock::now() + services_.config.limits.session_timeout;
+  asio::co_spawn(stream_.get_executor(), watchdog(), asio::detached);
+  log::info("session_started", {{"session", origin_.id},
+                                {"listener", to_string(origin_.kind)},
+                                {"client", client_address_},
+                                {"original_dst", origin_.original_destination}});
+  protocol_.set_mail_gate([this](std::string_view tenant) { return mail_gate(tenant); });
+
+  bool open = true;
+  if (origin_.kind == ListenerKind::smtps) {
+    open = co_await handshake();
+  }
+  if (open && !admit()) {
+    co_await flush();
+    open = false;
+  }
+  if (open) {
+    out_ += protocol_.greeting().render();
+  }
+  std::string line;
+  while (open) {
+    const LineStatus status = next_line(line);
+    if (status == LineStatus::need_more) {
+      open = co_await flush() && co_await fill();
+      continue;
+    }
+    Step step = status == LineStatus::too_long ? protocol_.on_line_too_long() : protocol_.on_line(line);
+    open = co_await perform(std::move(step));
+  }
+  if (timed_out_) {
+    // The watchdog cancelled a read: say why before closing, briefly.
+    timed_out_ = false;
+    session_end_ = std::chrono::steady_clock::now() + kFinalWriteTimeout;
+    out_ = protocol_.on_timeout().reply->render();
+    co_await flush();
+  }
+  close();
+  log::info("session_ended", {{"session", origin_.id}, {"client", client_address_}});
+}
+
+}  // namespace
+
+awaitable<void> run_session(tcp::socket socket, SessionOrigin origin, SessionServices& services) {
+  auto connection = std::make_shared<Connection>(std::move(socket), std::move(origin), services);
+  co_await connection->run();
+}
+
+}  // namespace portcullis::relay::smtp

@@ -1,0 +1,53 @@
+#pragma once
+// One SMTP connection as a straight-line coroutine: it reads lines and
+// content with bounded buffers and deadlines, drives the Protocol state
+// machine, and does the I/O an action asks for (TLS, credential checks,
+// durable queueing).
+//
+// Untrusted input: everything the client sends. Runs unprivileged on the
+// relay's I/O thread; slow work (argon2id, fsync) happens on other threads.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "gateway/core/asio.hpp"
+#include "gateway/core/clock.hpp"
+#include "gateway/core/config/config.hpp"
+#include "gateway/core/tenants/tenant_directory.hpp"
+#include "relay/smtp/protocol.hpp"
+
+namespace portcullis::relay::queue {
+class Spool;
+}
+namespace portcullis::relay::auth {
+class AuthLimiter;
+class CredentialVerifier;
+}  // namespace portcullis::relay::auth
+
+namespace portcullis::relay::smtp {
+
+// What every session of the relay shares; owned by the Relay.
+struct SessionServices {
+  const config::RelayConfig& config;
+  asio::ssl::context& tls;
+  tenants::TenantRegistry& tenants;
+  queue::Spool& spool;
+  auth::CredentialVerifier& verifier;
+  auth::AuthLimiter& auth_limiter;
+  const Clock& clock;
+};
+
+struct SessionOrigin {
+  ListenerKind kind;
+  std::uint64_t id;
+  asio::ip::tcp::endpoint client;
+  // Where an intercepted client meant to connect (SO_ORIGINAL_DST), if known.
+  std::string original_destination;
+};
+
+asio::awaitable<void> run_session(asio::ip::tcp::socket socket,
+                                  SessionOrigin origin,
+                                  SessionServices& services);
+
+}  // namespace portcullis::relay::smtp
