@@ -31,7 +31,9 @@ constexpr std::array<std::pair<std::string_view, Verb>, 14> kVerbs{{
     {"STARTTLS", Verb::starttls},
 }};
 
-char to_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+char to_upper(char c) {
+  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) {
@@ -45,9 +47,15 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_high(char c) { return static_cast<unsigned char>(c) >= 0x80; }
+bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_high(char c) {
+  return static_cast<unsigned char>(c) >= 0x80;
+}
 
 // RFC 5322 atext (RFC 5321 4.1.2), plus UTF-8 octets which RFC 6531 allows; whether they are
 // acceptable is decided after the parameters are known.
@@ -65,7 +73,9 @@ bool is_qtext(char c) {
   return u == 32 || u == 33 || (u >= 35 && u <= 91) || (u >= 93 && u <= 126) || u >= 0x80;
 }
 
-bool is_let_dig(char c) { return is_alpha(c) || is_digit(c) || is_high(c); }
+bool is_let_dig(char c) {
+  return is_alpha(c) || is_digit(c) || is_high(c);
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
@@ -90,8 +100,8 @@ CommandError syntax_error(Role role) {
 }
 
 CommandError address_error(Role role, std::string_view why) {
-  std::string text = role == Role::sender ? "Bad sender address syntax"
-                                          : "Bad recipient address syntax";
+  std::string text =
+      role == Role::sender ? "Bad sender address syntax" : "Bad recipient address syntax";
   if (!why.empty()) {
     text += ": ";
     text += why;
@@ -157,7 +167,9 @@ bool valid_ipv4(std::string_view s) {
   }
 }
 
-bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool is_hex(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
 
 // RFC 5321 4.1.3 IPv6-addr: full, compressed ("::") and with an IPv4 tail.
 bool valid_ipv6(std::string_view s) {
@@ -367,7 +379,8 @@ ParseResult<ParsedPath> parse_path(std::string_view s, Role role) {
   }
   out.path.local_part = std::string(local);
   out.path.domain = std::string(domain);
-  out.path.address = domain.empty() ? std::string(local) : out.path.local_part + "@" + out.path.domain;
+  out.path.address =
+      domain.empty() ? std::string(local) : out.path.local_part + "@" + out.path.domain;
   out.rest = s.substr(i + 1);
   return out;
 }

@@ -77,8 +77,8 @@ enum class BodyType { unspecified, seven_bit, eight_bit_mime };
 
 struct MailFrom {
   Path path;
-  bool null_path = false;              // MAIL FROM:<>
-  std::optional<std::uint64_t> size;   // SIZE=, saturated at UINT64_MAX (then reply 552)
+  bool null_path = false;             // MAIL FROM:<>
+  std::optional<std::uint64_t> size;  // SIZE=, saturated at UINT64_MAX (then reply 552)
   BodyType body = BodyType::unspecified;
   bool smtputf8 = false;
 };

@@ -107,6 +107,8 @@ void ContentChecker::finish() {
   }
 }
 
-std::string ContentChecker::take_message() { return std::exchange(message_, std::string()); }
+std::string ContentChecker::take_message() {
+  return std::exchange(message_, std::string());
+}
 
 }  // namespace portcullis::relay::smtp

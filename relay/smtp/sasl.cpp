@@ -80,9 +80,10 @@ std::string base64_encode(std::string_view bytes) {
   out.reserve((bytes.size() + 2) / 3 * 4);
   std::size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
-    const std::uint32_t v = (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16) |
-                            (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8) |
-                            static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 2]));
+    const std::uint32_t v =
+        (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16) |
+        (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8) |
+        static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 2]));
     out.push_back(kAlphabet[(v >> 18) & 63]);
     out.push_back(kAlphabet[(v >> 12) & 63]);
     out.push_back(kAlphabet[(v >> 6) & 63]);
@@ -118,7 +119,8 @@ std::optional<PlainCredentials> parse_auth_plain(std::string_view decoded) {
     return std::nullopt;
   }
   const std::size_t second = decoded.find('\0', first + 1);
-  if (second == std::string_view::npos || decoded.find('\0', second + 1) != std::string_view::npos) {
+  if (second == std::string_view::npos ||
+      decoded.find('\0', second + 1) != std::string_view::npos) {
     return std::nullopt;
   }
   PlainCredentials out;

@@ -24,7 +24,9 @@ std::optional<std::string> base64_decode(std::string_view text);
 std::string base64_encode(std::string_view bytes);
 
 // A client answers a challenge with "*" to cancel the exchange (RFC 4954 4): reply 501 5.7.0.
-inline bool is_sasl_cancel(std::string_view response) { return response == "*"; }
+inline bool is_sasl_cancel(std::string_view response) {
+  return response == "*";
+}
 
 // Decodes one SASL response line. "=" is an empty initial response (RFC 4954 4).
 std::optional<std::string> decode_sasl_response(std::string_view response);

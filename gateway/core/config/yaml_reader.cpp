@@ -250,6 +250,7 @@ MapReader::MapReader(Diagnostics& diag, Value map) : diag_(diag), map_(std::move
   }
   if (!map_.node.IsMap()) {
     expected(diag_, map_, "a mapping");
+    is_map_ = false;
     return;
   }
   for (const auto& pair : map_.node) {
@@ -291,7 +292,7 @@ Value MapReader::section(std::string_view key) {
 
 std::optional<Value> MapReader::require(std::string_view key) {
   auto v = find(key);
-  if (!v) {
+  if (!v && is_map_) {
     diag_.error(map_.line, join_path(map_.path, key), "required key is missing");
   }
   return v;

@@ -113,6 +113,8 @@ class MapReader {
  private:
   Diagnostics& diag_;
   Value map_;
+  bool is_map_ =
+      true;  // false after "expected a mapping": its keys are not missing, just unreadable
   std::vector<Entry> entries_;
   std::vector<std::string> known_;
 };

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <ctime>
 #include <map>
 #include <stdexcept>
@@ -52,6 +53,17 @@ Result<Tenant> read_tenant_row(const Statement& row) {
 Result<net::Prefix> read_prefix(const Statement& row, int first_column) {
   return net::Prefix::parse(row.column_text(first_column) + "/" +
                             std::to_string(row.column_int64(first_column + 1)));
+}
+
+// Steps `query`; false at the end and on an error, which is logged: listings
+// return what they could read rather than nothing.
+bool next_row(Statement& query, std::string_view event) {
+  auto row = query.step();
+  if (!row) {
+    log::error(event, {{"error", row.error().message}});
+    return false;
+  }
+  return *row;
 }
 
 Result<bool> tenant_exists(Database& db, std::string_view id) {
@@ -262,7 +274,7 @@ std::vector<Tenant> Store::list_tenants() const {
     return tenants;
   }
   std::map<std::string, std::size_t, std::less<>> index;
-  for (auto row = query->step(); row && *row; row = query->step()) {
+  while (next_row(*query, "store_list_tenants_failed")) {
     auto tenant = read_tenant_row(*query);
     if (!tenant) {
       log::error("store_corrupt_tenant", {{"error", tenant.error().message}});
@@ -271,7 +283,7 @@ std::vector<Tenant> Store::list_tenants() const {
     index.emplace(tenant->id, tenants.size());
     tenants.push_back(std::move(*tenant));
   }
-  for (auto row = subnets->step(); row && *row; row = subnets->step()) {
+  while (next_row(*subnets, "store_list_tenants_failed")) {
     const auto owner = index.find(subnets->column_text(0));
     auto prefix = read_prefix(*subnets, 1);
     if (!prefix) {
@@ -416,7 +428,7 @@ std::vector<Credential> Store::list_credentials(std::string_view tenant_id) cons
     return credentials;
   }
   query->bind(1, tenant_id);
-  for (auto row = query->step(); row && *row; row = query->step()) {
+  while (next_row(*query, "store_list_credentials_failed")) {
     credentials.push_back(Credential{.username = query->column_text(0),
                                      .tenant_id = query->column_text(1),
                                      .description = query->column_text(2),

@@ -135,10 +135,11 @@ Result<X509Ptr> make_certificate(EVP_PKEY* key, std::string_view hostname) {
       X509_set_issuer_name(cert.get(), subject) != 1) {
     return openssl_error("filling in the certificate");
   }
-  for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:FALSE"},
-                            std::pair{NID_key_usage, "critical,digitalSignature"},
-                            std::pair{NID_ext_key_usage, "serverAuth"},
-                            std::pair{NID_subject_key_identifier, "hash"}}) {
+  for (auto [nid, value] :
+       {std::pair{NID_basic_constraints, "critical,CA:FALSE"},
+        std::pair{NID_key_usage, "critical,digitalSignature"},
+        std::pair{NID_ext_key_usage, "serverAuth"}, std::pair{NID_subject_key_identifier, "hash"},
+        std::pair{NID_authority_key_identifier, "keyid:always"}}) {
     if (auto r = add_extension(cert.get(), nid, value); !r) {
       return r.error();
     }

@@ -310,20 +310,20 @@ TEST_F(ControlApi, CredentialIssueListRevoke) {
 TEST_F(ControlApi, QueueListAndShow) {
   auto r = call("GET", "/v1/queue");
   ASSERT_EQ(r.status, 200);
-  EXPECT_EQ(r.body.at("total").as_uint64(), 2u);
+  EXPECT_EQ(r.body.at("total").to_number<std::uint64_t>(), 2u);
   ASSERT_EQ(r.body.at("messages").as_array().size(), 2u);
   const auto& first = r.body.at("messages").at(0);
   EXPECT_EQ(first.at("id").as_string(), "0001AAAA");
   EXPECT_EQ(first.at("tenant_id").as_string(), "acme");
   EXPECT_EQ(first.at("mail_from").as_string(), "x@acme.example");
-  EXPECT_EQ(first.at("recipients").as_uint64(), 2u);
-  EXPECT_EQ(first.at("size").as_uint64(), 1234u);
+  EXPECT_EQ(first.at("recipients").to_number<std::uint64_t>(), 2u);
+  EXPECT_EQ(first.at("size").to_number<std::uint64_t>(), 1234u);
   EXPECT_EQ(first.at("received_at").as_int64(), 1700000000);
 
   r = call("GET", "/v1/queue?limit=1");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.body.at("messages").as_array().size(), 1u);
-  EXPECT_EQ(r.body.at("total").as_uint64(), 2u);
+  EXPECT_EQ(r.body.at("total").to_number<std::uint64_t>(), 2u);
   EXPECT_EQ(call("GET", "/v1/queue?limit=abc").status, 400);
   EXPECT_EQ(call("GET", "/v1/queue?limit=0").status, 400);
 
@@ -333,7 +333,7 @@ TEST_F(ControlApi, QueueListAndShow) {
   EXPECT_EQ(r.body.at("listener").as_string(), "submission");
   EXPECT_EQ(r.body.at("recipients").as_array().size(), 2u);
   EXPECT_EQ(r.body.at("headers").as_string(), "Subject: hi\r\nFrom: x@acme.example\r\n");
-  EXPECT_EQ(r.body.at("size").as_uint64(), 1234u);
+  EXPECT_EQ(r.body.at("size").to_number<std::uint64_t>(), 1234u);
   EXPECT_EQ(r.body.at("body_type").as_string(), "8BITMIME");
   EXPECT_FALSE(r.body.at("smtputf8").as_bool());
 

@@ -174,9 +174,9 @@ TEST_F(StoreTest, SubnetOverlappingAnotherTenantIsRefused) {
   ASSERT_FALSE(around.has_value());
   EXPECT_EQ(around.error().message, "198.16.0.0/14 overlaps 198.18.0.0/16 of tenant 'acme'");
 
-  const auto v6 = store_->add_tenant(make_tenant("globex", {"fd00:1:2::/64"}));
+  const auto v6 = store_->add_tenant(make_tenant("globex", {"fd00:1:0:2::/64"}));
   ASSERT_FALSE(v6.has_value());
-  EXPECT_EQ(v6.error().message, "fd00:1:2::/64 overlaps fd00:1::/48 of tenant 'acme'");
+  EXPECT_EQ(v6.error().message, "fd00:1:0:2::/64 overlaps fd00:1::/48 of tenant 'acme'");
 
   // Nothing of the refused tenant was stored.
   EXPECT_FALSE(store_->get_tenant("globex").has_value());

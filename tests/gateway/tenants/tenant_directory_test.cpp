@@ -30,7 +30,7 @@ TenantDirectory sample() {
       tenant("wide", {"198.18.0.0/15", "fd00::/8"}),
       tenant("narrow", {"198.18.5.0/24", "fd00:1::/48"}),
       suspended,
-      tenant("six", {"fd00:1:2::/64", "2001:db8::1/128"}),
+      tenant("six", {"fd00:1:0:2::/64", "2001:db8::1/128"}),
       tenant("nobody-home", {}),
   });
 }
@@ -53,8 +53,9 @@ TEST(TenantDirectoryTest, LongestPrefixWins) {
       {"203.0.113.9", ""},
       {"fd00::1", "wide"},
       {"fd00:1::1", "narrow"},
-      {"fd00:1:2::5", "six"},
-      {"fd00:1:3::5", "narrow"},
+      {"fd00:1:0:2::5", "six"},
+      {"fd00:1:0:3::5", "narrow"},
+      {"fd00:1:2::5", "wide"},
       {"fe80::1", ""},
       {"2001:db8::1", "six"},
       {"2001:db8::2", ""},
@@ -128,7 +129,7 @@ TEST(TenantDirectoryTest, RegistryConcurrentReadersAndWriter) {
       }
     });
   }
-  for (int i = 0; i < 200; ++i) {
+  for (int i = 0; i < 200 || lookups < 1000; ++i) {
     registry.publish(i % 2 ? std::make_shared<const TenantDirectory>(sample())
                            : std::make_shared<const TenantDirectory>());
   }

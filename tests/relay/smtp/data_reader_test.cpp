@@ -50,7 +50,9 @@ Outcome run(std::string_view input,
   return out;
 }
 
-Outcome run_whole(std::string_view input, std::size_t max_size = 1000, std::size_t max_line = 1000) {
+Outcome run_whole(std::string_view input,
+                  std::size_t max_size = 1000,
+                  std::size_t max_line = 1000) {
   return run(input, {input.size() == 0 ? 1 : input.size()}, max_size, max_line);
 }
 
@@ -60,7 +62,7 @@ struct Case {
   bool done;
   std::size_t consumed;  // npos: all of the input
   DataError error;
-  std::string message;   // checked only when error == none
+  std::string message;  // checked only when error == none
 };
 
 const std::vector<Case>& cases() {
@@ -75,9 +77,8 @@ const std::vector<Case>& cases() {
       {"unstuff single dot", ".foo\r\n.\r\n", true, std::string::npos, DataError::none, "foo\r\n"},
       {"stuffed lone dot", "a\r\n..\r\n.\r\n", true, std::string::npos, DataError::none,
        "a\r\n.\r\n"},
-      {"dot inside line kept", "a.b\r\n.\r\n", true, std::string::npos, DataError::none,
-       "a.b\r\n"},
-      {"pipelined rest left", "x\r\n.\r\nQUIT\r\n", true, 8, DataError::none, "x\r\n"},
+      {"dot inside line kept", "a.b\r\n.\r\n", true, std::string::npos, DataError::none, "a.b\r\n"},
+      {"pipelined rest left", "x\r\n.\r\nQUIT\r\n", true, 6, DataError::none, "x\r\n"},
       {"pipelined MAIL", ".\r\nMAIL FROM:<a@b>\r\n", true, 3, DataError::none, ""},
       {"unterminated", "hello\r\n", false, std::string::npos, DataError::none, ""},
       {"dot at end waits", "hello\r\n.", false, std::string::npos, DataError::none, ""},
@@ -117,10 +118,10 @@ TEST(DataReaderTest, SmugglingVariantsDoNotEndData) {
     DataError error;
   };
   const std::vector<Smuggle> variants = {
-      {"\n.\n", DataError::bare_lf},       {"\n.\r\n", DataError::bare_lf},
-      {"\r.\r", DataError::bare_cr},       {"\r\n.\n", DataError::bare_lf},
-      {"\n.\r\r\n", DataError::bare_lf},   {"\r.\r\n", DataError::bare_cr},
-      {"\r\n.\r", DataError::bare_cr},     {"\r\n.\r\r\n", DataError::bare_cr},
+      {"\n.\n", DataError::bare_lf},         {"\n.\r\n", DataError::bare_lf},
+      {"\r.\r", DataError::bare_cr},         {"\r\n.\n", DataError::bare_lf},
+      {"\n.\r\r\n", DataError::bare_lf},     {"\r.\r\n", DataError::bare_cr},
+      {"\r\n.\r", DataError::bare_cr},       {"\r\n.\r\r\n", DataError::bare_cr},
       {"\r\r\n.\r\r\n", DataError::bare_cr}, {"\n\n.\n\n", DataError::bare_lf},
   };
   const std::string smuggled =
@@ -232,6 +233,49 @@ TEST(DataReaderTest, LargeMessageInBigChunks) {
   EXPECT_TRUE(o.done);
   EXPECT_EQ(o.error, DataError::none);
   EXPECT_EQ(o.message, expected);
+}
+
+// Differential check against an obviously correct reference: the data ends at the first
+// "\r\n.\r\n" in "\r\n" + input (the DATA command's CRLF stands in front), the content is bad
+// iff it has a CR not followed by LF or an LF not preceded by CR, and otherwise the message is
+// its lines with one leading dot removed.
+TEST(DataReaderTest, MatchesReferenceOnRandomInput) {
+  std::mt19937 rng(3030);
+  const std::string alphabet = "\r\n.a";
+  for (int round = 0; round < 20000; ++round) {
+    std::string input;
+    const std::size_t n = std::uniform_int_distribution<std::size_t>(0, 24)(rng);
+    for (std::size_t i = 0; i < n; ++i) {
+      input.push_back(alphabet[std::uniform_int_distribution<std::size_t>(0, 3)(rng)]);
+    }
+    SCOPED_TRACE(testing::PrintToString(input));
+    const std::size_t end = ("\r\n" + input).find("\r\n.\r\n");
+    const Outcome o = run_whole(input);
+    EXPECT_EQ(o.done, end != std::string::npos);
+    if (end == std::string::npos) {
+      EXPECT_EQ(o.consumed, input.size());
+      continue;
+    }
+    EXPECT_EQ(o.consumed, end + 3);
+    const std::string content = input.substr(0, end);  // up to, with, the CRLF before ".\r\n"
+    bool bare = false;
+    for (std::size_t i = 0; i < content.size(); ++i) {
+      bare = bare || (content[i] == '\r' && (i + 1 >= content.size() || content[i + 1] != '\n'));
+      bare = bare || (content[i] == '\n' && (i == 0 || content[i - 1] != '\r'));
+    }
+    EXPECT_EQ(o.error != DataError::none, bare);
+    if (!bare) {
+      std::string expected;
+      for (std::size_t pos = 0; pos < content.size();) {
+        const std::size_t eol = content.find("\r\n", pos) + 2;
+        const std::string line = content.substr(pos, eol - pos);
+        expected += line[0] == '.' ? line.substr(1) : line;
+        pos = eol;
+      }
+      EXPECT_EQ(o.message, expected);
+    }
+    EXPECT_EQ(run(input, {1}), o);
+  }
 }
 
 }  // namespace

@@ -110,10 +110,10 @@ TEST(MessageHeadersTest, ReceivedProtocol) {
     std::string expected;
   };
   const std::vector<Case> cases = {
-      {true, false, false, false, "ESMTP"},     {true, true, false, false, "ESMTPS"},
-      {true, false, true, false, "ESMTPA"},     {true, true, true, false, "ESMTPSA"},
-      {false, false, false, false, "SMTP"},     {false, true, true, false, "SMTP"},
-      {true, true, true, true, "UTF8SMTPSA"},   {true, false, false, true, "UTF8SMTP"},
+      {true, false, false, false, "ESMTP"},   {true, true, false, false, "ESMTPS"},
+      {true, false, true, false, "ESMTPA"},   {true, true, true, false, "ESMTPSA"},
+      {false, false, false, false, "SMTP"},   {false, true, true, false, "SMTP"},
+      {true, true, true, true, "UTF8SMTPSA"}, {true, false, false, true, "UTF8SMTP"},
   };
   for (const Case& c : cases) {
     ReceivedInfo r;
@@ -147,25 +147,24 @@ TEST(MessageHeadersTest, ReceivedFoldsAndSanitises) {
   r.helo = "evil\r\nX-Portcullis-Tenant: victim (forged) ; x";
   const std::string h = received_header(r);
   EXPECT_EQ(h.find("\r\nX-"), std::string::npos);
-  EXPECT_NE(h.find("from evil??X-Portcullis-Tenant??victim???forged????x "), std::string::npos)
-      << h;
+  EXPECT_NE(h.find("evil??X-Portcullis-Tenant:?victim??forged????x\r\n"), std::string::npos) << h;
+  EXPECT_EQ(lines_of(h).size(), 4u) << h;
 
   r.helo.clear();
   EXPECT_NE(received_header(r).find("from unknown ("), std::string::npos);
 
   r.helo = std::string(60, 'h') + ".example";
   r.client_rdns = std::string(50, 'r') + ".example";
-  r.recipient = std::string(40, 'x') + "@" + std::string(30, 'y') + ".example";
+  r.recipient = std::string(30, 'x') + "@" + std::string(30, 'y') + ".example";
   const std::string folded = received_header(r);
   ASSERT_EQ(folded.substr(folded.size() - 2), "\r\n");
-  for (const std::string& line : lines_of(folded)) {
-    EXPECT_LE(line.size(), 78u) << line;
-  }
-  for (const std::string& line : lines_of(folded).size() > 1
-                                     ? std::vector<std::string>(lines_of(folded).begin() + 1,
-                                                                lines_of(folded).end())
-                                     : std::vector<std::string>{}) {
-    EXPECT_EQ(line.front(), '\t') << "continuation lines start with whitespace";
+  const std::vector<std::string> lines = lines_of(folded);
+  ASSERT_GT(lines.size(), 3u);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_LE(lines[i].size(), 78u) << lines[i];
+    if (i > 0) {
+      EXPECT_EQ(lines[i].front(), '\t') << "continuation lines start with whitespace";
+    }
   }
 }
 
@@ -200,8 +199,7 @@ TEST(MessageHeadersTest, FinalizeGolden) {
        received + "message-id: <x@y.example>\r\nDATE: Mon, 13 Nov 2023 10:00:00 +0100\r\n" +
            "X-Portcullis-Tenant: acme\r\n\r\nbody\r\n"},
       {"header-less body", "hello world\r\n", received + added + "\r\nhello world\r\n"},
-      {"non-header line starts the body",
-       "Subject: hi\r\nhello\r\nX-Portcullis-Tenant: victim\r\n",
+      {"non-header line starts the body", "Subject: hi\r\nhello\r\nX-Portcullis-Tenant: victim\r\n",
        received + "Subject: hi\r\n" + added + "\r\nhello\r\nX-Portcullis-Tenant: victim\r\n"},
       {"empty body after separator", "\r\nbody\r\n", received + added + "\r\nbody\r\n"},
       {"empty message", "", received + added + "\r\n"},

@@ -22,17 +22,17 @@ TEST(SaslTest, Base64Decode) {
       {"Zm9vYmFy", "foobar"},
       {"AHVzZXIAcGFzcw==", "\0user\0pass"s},
       {"+/+/", "\xfb\xff\xbf"},
-      {"Zg=", std::nullopt},        // length not a multiple of 4
-      {"Zg", std::nullopt},         // padding required
+      {"Zg=", std::nullopt},  // length not a multiple of 4
+      {"Zg", std::nullopt},   // padding required
       {"Z===", std::nullopt},
       {"====", std::nullopt},
-      {"Zh==", std::nullopt},       // non-zero bits under the padding
+      {"Zh==", std::nullopt},  // non-zero bits under the padding
       {"Zm9=", std::nullopt},
-      {"Zg==Zg==", std::nullopt},   // padding in the middle
+      {"Zg==Zg==", std::nullopt},  // padding in the middle
       {"Zm=v", std::nullopt},
       {"Zm9v\r\n", std::nullopt},
       {"Zm 9v", std::nullopt},
-      {"Zm-_", std::nullopt},       // URL alphabet
+      {"Zm-_", std::nullopt},  // URL alphabet
       {"Zm9v\0"s, std::nullopt},
       {"Zm9v====", std::nullopt},
   };

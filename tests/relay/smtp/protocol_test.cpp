@@ -1,0 +1,286 @@
+#include "relay/smtp/protocol.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "relay/smtp/sasl.hpp"
+
+namespace portcullis::relay::smtp {
+namespace {
+
+ProtocolSettings settings(ListenerKind kind) {
+  ProtocolSettings s;
+  s.kind = kind;
+  s.hostname = "relay.test";
+  s.max_message_size = 1000;
+  s.max_recipients = 2;
+  s.max_errors = 4;
+  return s;
+}
+
+// Drives a protocol through a script of client lines and the reply each must
+// get ("" when the line gets no reply of its own, e.g. it asks for an action).
+struct Line {
+  std::string client;
+  std::string reply;  // "250 2.1.0" style prefix of the first reply line
+  Action action = Action::none;
+};
+
+std::string head(const std::optional<Reply>& reply) {
+  if (!reply) {
+    return "";
+  }
+  std::string s = std::to_string(reply->code);
+  if (!reply->enhanced.empty()) {
+    s += " " + reply->enhanced;
+  }
+  return s;
+}
+
+void run_script(Protocol& p, const std::vector<Line>& script) {
+  for (const auto& line : script) {
+    const Step step = p.on_line(line.client);
+    EXPECT_EQ(head(step.reply), line.reply) << "after: " << line.client;
+    EXPECT_EQ(step.action, line.action) << "after: " << line.client;
+  }
+}
+
+std::string plain(std::string_view user, std::string_view password) {
+  std::string raw;
+  raw += '\0';
+  raw += user;
+  raw += '\0';
+  raw += password;
+  return base64_encode(raw);
+}
+
+Protocol authenticated_submission() {
+  Protocol p(settings(ListenerKind::submission));
+  p.on_line("EHLO client.test");
+  EXPECT_EQ(p.on_line("STARTTLS").action, Action::start_tls);
+  p.on_tls_started();
+  p.on_line("EHLO client.test");
+  EXPECT_EQ(p.on_line("AUTH PLAIN " + plain("acme.1", "secret")).action, Action::verify_auth);
+  EXPECT_EQ(p.pending_auth().username, "acme.1");
+  EXPECT_EQ(p.pending_auth().password, "secret");
+  const Step s = p.on_auth_result({AuthStatus::ok, "acme", "acme.1", ""});
+  EXPECT_EQ(head(s.reply), "235 2.7.0");
+  return p;
+}
+
+TEST(ProtocolTest, GreetingNamesTheHost) {
+  Protocol p(settings(ListenerKind::submission));
+  EXPECT_EQ(p.greeting().render(), "220 relay.test ESMTP Portcullis\r\n");
+}
+
+TEST(ProtocolTest, EhloBeforeTlsOffersStartTlsButNotAuth) {
+  Protocol p(settings(ListenerKind::submission));
+  const Step s = p.on_line("EHLO client.test");
+  const std::string text = s.reply->render();
+  EXPECT_NE(text.find("250-STARTTLS\r\n"), std::string::npos);
+  EXPECT_EQ(text.find("AUTH"), std::string::npos);
+  for (const char* keyword : {"PIPELINING", "SIZE 1000", "8BITMIME", "ENHANCEDSTATUSCODES",
+                              "CHUNKING", "SMTPUTF8"}) {
+    EXPECT_NE(text.find(keyword), std::string::npos) << keyword;
+  }
+}
+
+TEST(ProtocolTest, AfterTlsAuthIsOfferedAndStartTlsIsNot) {
+  Protocol p(settings(ListenerKind::submission));
+  p.on_line("EHLO client.test");
+  p.on_line("STARTTLS");
+  p.on_tls_started();
+  // RFC 3207: the client must say EHLO again; MAIL before that is out of sequence.
+  run_script(p, {{"MAIL FROM:<a@b.test>", "503 5.5.1"}});
+  const std::string text = p.on_line("EHLO client.test").reply->render();
+  EXPECT_NE(text.find("AUTH PLAIN LOGIN"), std::string::npos);
+  EXPECT_EQ(text.find("STARTTLS"), std::string::npos);
+}
+
+TEST(ProtocolTest, SubmissionRefusesAuthAndMailWithoutTls) {
+  Protocol p(settings(ListenerKind::submission));
+  run_script(p, {
+                    {"EHLO client.test", "250"},
+                    {"AUTH PLAIN " + plain("u", "p"), "538 5.7.11"},
+                    {"MAIL FROM:<a@b.test>", "530 5.7.0"},
+                    {"RCPT TO:<c@d.test>", "503 5.5.1"},
+                });
+}
+
+TEST(ProtocolTest, SmtpsAllowsAuthAtOnce) {
+  Protocol p(settings(ListenerKind::smtps));
+  run_script(p, {
+                    {"EHLO client.test", "250"},
+                    {"STARTTLS", "503 5.5.1"},
+                    {"AUTH LOGIN", "334"},
+                    {base64_encode("acme.1"), "334"},
+                    {base64_encode("secret"), "", Action::verify_auth},
+                });
+  EXPECT_EQ(p.pending_auth().username, "acme.1");
+  EXPECT_EQ(head(p.on_auth_result({AuthStatus::bad_credentials, "", "", ""}).reply), "535 5.7.8");
+  EXPECT_FALSE(p.authenticated());
+  run_script(p, {{"MAIL FROM:<a@b.test>", "530 5.7.0"}});
+}
+
+TEST(ProtocolTest, AuthFailuresMapToTheirCodes) {
+  struct Case {
+    AuthStatus status;
+    std::string reply;
+  };
+  for (const auto& c : std::vector<Case>{{AuthStatus::locked_out, "454 4.7.0"},
+                                         {AuthStatus::temporary_failure, "454 4.7.0"},
+                                         {AuthStatus::tenant_suspended, "554 5.7.1"},
+                                         {AuthStatus::bad_credentials, "535 5.7.8"}}) {
+    Protocol p(settings(ListenerKind::smtps));
+    p.on_line("EHLO client.test");
+    p.on_line("AUTH PLAIN " + plain("u", "p"));
+    EXPECT_EQ(head(p.on_auth_result({c.status, "acme", "u", "unpaid"}).reply), c.reply);
+    EXPECT_FALSE(p.authenticated());
+  }
+}
+
+TEST(ProtocolTest, MalformedAuthIsRefusedWithoutVerifying) {
+  Protocol p(settings(ListenerKind::smtps));
+  run_script(p, {
+                    {"EHLO client.test", "250"},
+                    {"AUTH PLAIN !!!notbase64", "501 5.5.2"},
+                    {"AUTH PLAIN " + base64_encode("no-nuls-here"), "501 5.5.2"},
+                    {"AUTH CRAM-MD5", "504 5.5.4"},
+                    {"AUTH PLAIN", "334"},
+                    {"*", "501 5.0.0"},
+                });
+}
+
+TEST(ProtocolTest, AuthenticatedTransaction) {
+  Protocol p = authenticated_submission();
+  run_script(p, {
+                    {"AUTH PLAIN " + plain("u", "p"), "503 5.5.1"},
+                    {"RCPT TO:<c@d.test>", "503 5.5.1"},
+                    {"DATA", "503 5.5.1"},
+                    {"MAIL FROM:<a@b.test> SIZE=100 BODY=8BITMIME", "250 2.1.0"},
+                    {"MAIL FROM:<a@b.test>", "503 5.5.1"},
+                    {"DATA", "554 5.5.1"},
+                    {"RCPT TO:<c@d.test>", "250 2.1.5"},
+                    {"RCPT TO:<e@f.test>", "250 2.1.5"},
+                    {"RCPT TO:<g@h.test>", "452 4.5.3"},
+                    {"DATA", "354", Action::read_data},
+                });
+  EXPECT_EQ(p.transaction().mail_from, "a@b.test");
+  EXPECT_EQ(p.transaction().recipients, (std::vector<std::string>{"c@d.test", "e@f.test"}));
+  EXPECT_EQ(p.transaction().body_type, "8BITMIME");
+  EXPECT_EQ(p.on_data_received(DataError::none).action, Action::commit);
+  const Step done = p.on_commit_result("ID123");
+  EXPECT_EQ(done.reply->render(), "250 2.0.0 Ok: queued as ID123\r\n");
+  EXPECT_TRUE(p.transaction().recipients.empty());
+}
+
+TEST(ProtocolTest, ContentErrorsAreReportedAfterTheData) {
+  struct Case {
+    DataError error;
+    std::string reply;
+  };
+  for (const auto& c : std::vector<Case>{{DataError::too_big, "552 5.3.4"},
+                                         {DataError::line_too_long, "550 5.6.0"},
+                                         {DataError::bare_lf, "550 5.6.0"},
+                                         {DataError::bare_cr, "550 5.6.0"}}) {
+    Protocol p = authenticated_submission();
+    run_script(p, {{"MAIL FROM:<a@b.test>", "250 2.1.0"},
+                   {"RCPT TO:<c@d.test>", "250 2.1.5"},
+                   {"DATA", "354", Action::read_data}});
+    const Step s = p.on_data_received(c.error);
+    EXPECT_EQ(head(s.reply), c.reply);
+    EXPECT_EQ(s.action, Action::none);
+    // The transaction is gone; nothing can be committed from it.
+    run_script(p, {{"DATA", "503 5.5.1"}});
+  }
+}
+
+TEST(ProtocolTest, DeclaredSizeOverTheLimitIsRefusedAtMail) {
+  Protocol p = authenticated_submission();
+  run_script(p, {{"MAIL FROM:<a@b.test> SIZE=1001", "552 5.3.4"},
+                 {"MAIL FROM:<a@b.test> SIZE=1000", "250 2.1.0"}});
+}
+
+TEST(ProtocolTest, CommitFailureIsTemporary) {
+  Protocol p = authenticated_submission();
+  run_script(p, {{"MAIL FROM:<> ", "250 2.1.0"},
+                 {"RCPT TO:<c@d.test>", "250 2.1.5"},
+                 {"DATA", "354", Action::read_data}});
+  p.on_data_received(DataError::none);
+  EXPECT_EQ(head(p.on_commit_result(std::nullopt).reply), "451 4.3.0");
+}
+
+TEST(ProtocolTest, InterceptNeedsNoAuthButOffersNone) {
+  Protocol p(settings(ListenerKind::intercept));
+  p.attribute_to_tenant("acme");
+  const std::string ehlo = p.on_line("EHLO mta.test").reply->render();
+  EXPECT_EQ(ehlo.find("AUTH"), std::string::npos);
+  run_script(p, {
+                    {"AUTH PLAIN " + plain("u", "p"), "503 5.5.1"},
+                    {"MAIL FROM:<a@b.test>", "250 2.1.0"},
+                    {"RCPT TO:<c@d.test>", "250 2.1.5"},
+                });
+  EXPECT_EQ(p.tenant_id(), "acme");
+}
+
+TEST(ProtocolTest, MailGateCanRefuse) {
+  Protocol p(settings(ListenerKind::intercept));
+  p.attribute_to_tenant("acme");
+  p.set_mail_gate([](std::string_view tenant) -> std::optional<Reply> {
+    return Reply(554, "5.7.1", "Tenant " + std::string(tenant) + " is suspended: test");
+  });
+  run_script(p, {{"EHLO mta.test", "250"}, {"MAIL FROM:<a@b.test>", "554 5.7.1"}});
+}
+
+TEST(ProtocolTest, BdatChunksThenLastCommits) {
+  Protocol p = authenticated_submission();
+  run_script(p, {{"MAIL FROM:<a@b.test>", "250 2.1.0"},
+                 {"RCPT TO:<c@d.test>", "250 2.1.5"},
+                 {"BDAT 10", "", Action::read_bdat}});
+  EXPECT_EQ(p.bdat_size(), 10u);
+  EXPECT_EQ(head(p.on_bdat_chunk(DataError::none).reply), "250 2.0.0");
+  run_script(p, {{"DATA", "503 5.5.1"}, {"BDAT 5 LAST", "", Action::read_bdat}});
+  EXPECT_TRUE(p.bdat_last());
+  EXPECT_EQ(p.on_bdat_chunk(DataError::none).action, Action::commit);
+}
+
+TEST(ProtocolTest, BdatWithoutTransactionIsReadThenRefused) {
+  Protocol p = authenticated_submission();
+  run_script(p, {{"BDAT 3 LAST", "", Action::read_bdat}});
+  EXPECT_EQ(head(p.on_bdat_chunk(DataError::none).reply), "503 5.5.1");
+  // A size that cannot be framed ends the session.
+  run_script(p, {{"BDAT lots", "501 5.5.4", Action::close}});
+}
+
+TEST(ProtocolTest, TooManyErrorsCloses) {
+  Protocol p(settings(ListenerKind::submission));
+  run_script(p, {
+                    {"FOO", "500 5.5.2"},
+                    {"BAR", "500 5.5.2"},
+                    {"EHLO", "501 5.5.4"},
+                    {"BAZ", "421 4.7.0", Action::close},
+                });
+}
+
+TEST(ProtocolTest, LongLinesAreErrors) {
+  Protocol p(settings(ListenerKind::submission));
+  EXPECT_EQ(head(p.on_line_too_long().reply), "500 5.5.2");
+  EXPECT_EQ(p.max_line_length(), 512u);
+  p.on_line("EHLO x");
+}
+
+TEST(ProtocolTest, MiscCommands) {
+  Protocol p(settings(ListenerKind::submission));
+  run_script(p, {
+                    {"NOOP", "250 2.0.0"},
+                    {"RSET", "250 2.0.0"},
+                    {"VRFY someone", "252 2.5.0"},
+                    {"HELO client.test", "250"},
+                    {"QUIT", "221 2.0.0", Action::close},
+                });
+}
+
+}  // namespace
+}  // namespace portcullis::relay::smtp
