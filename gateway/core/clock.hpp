@@ -30,7 +30,8 @@ class FakeClock final : public Clock {
  public:
   time_point now() const override { return now_; }
   std::int64_t unix_now() const override {
-    return unix_base_ + std::chrono::duration_cast<std::chrono::seconds>(now_.time_since_epoch()).count();
+    return unix_base_ +
+           std::chrono::duration_cast<std::chrono::seconds>(now_.time_since_epoch()).count();
   }
   void advance(duration d) { now_ += d; }
   void set(time_point t) { now_ = t; }

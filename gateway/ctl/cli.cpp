@@ -24,13 +24,8 @@ void print_general_help(std::ostream& out) {
       << ",\nor node.control_socket of --config FILE).\n"
          "\n"
          "commands:\n";
-  std::size_t width = 0;
   for (const auto& c : commands()) {
-    width = std::max(width, usage_line(c).size());
-  }
-  for (const auto& c : commands()) {
-    auto line = usage_line(c);
-    out << "  " << line << std::string(width - line.size() + 2, ' ') << c.summary << '\n';
+    out << "  " << usage_line(c) << "\n      " << c.summary << '\n';
   }
   out << "\n'portcullisctl <command> --help' describes a command's options.\n";
 }
@@ -212,8 +207,16 @@ int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& e
       print_general_help(out);
       return 0;
     }
+    std::string subcommands;
+    for (const auto& c : commands()) {
+      if (!rest.empty() && c.words.size() > 1 && c.words.front() == rest.front()) {
+        subcommands += (subcommands.empty() ? "" : ", ") + c.words[1];
+      }
+    }
     if (rest.empty()) {
       err << "portcullisctl: no command given\n";
+    } else if (!subcommands.empty() && (rest.size() == 1 || rest[1].starts_with("-"))) {
+      err << "portcullisctl: '" << rest.front() << "' needs one of: " << subcommands << '\n';
     } else {
       err << "portcullisctl: unknown command '" << rest.front()
           << (rest.size() > 1 && !rest[1].starts_with("-") ? " " + rest[1] : "") << "'\n";

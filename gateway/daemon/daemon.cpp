@@ -75,7 +75,7 @@ int serve(const config::Config& config) {
 
   relay::auth::CredentialVerifier verifier(*store);
   relay::auth::AuthLimiter auth_limiter(config.relay.auth, clock);
-  relay::smtp::SessionServices services{config.relay, tls_context, registry, *spool,
+  relay::smtp::SessionServices services{config.relay, tls_context,  registry, *spool,
                                         verifier,     auth_limiter, clock};
   relay::smtp::SmtpServer smtp(io, services);
   smtp.bind();
@@ -88,7 +88,8 @@ int serve(const config::Config& config) {
                                         std::move(router));
   control_server.start();
 
-  if (auto dropped = drop_privileges(config.node.user, {config.node.state_dir, config.node.control_socket});
+  if (auto dropped =
+          drop_privileges(config.node.user, {config.node.state_dir, config.node.control_socket});
       !dropped) {
     throw std::runtime_error(dropped.error().message);
   }

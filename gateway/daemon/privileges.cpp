@@ -25,7 +25,8 @@ void give(const std::filesystem::path& path, uid_t uid, gid_t gid) {
 
 }  // namespace
 
-Result<void> drop_privileges(const std::string& user, const std::vector<std::filesystem::path>& paths) {
+Result<void> drop_privileges(const std::string& user,
+                             const std::vector<std::filesystem::path>& paths) {
   if (user.empty()) {
     return {};
   }

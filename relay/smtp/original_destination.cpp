@@ -18,8 +18,9 @@ std::string original_destination(asio::ip::tcp::socket& socket) {
   sockaddr_storage storage{};
   socklen_t length = sizeof(storage);
   const bool v6 = local.address().is_v6() && !local.address().to_v6().is_v4_mapped();
-  const int rc = v6 ? getsockopt(socket.native_handle(), SOL_IPV6, IP6T_SO_ORIGINAL_DST, &storage, &length)
-                    : getsockopt(socket.native_handle(), SOL_IP, SO_ORIGINAL_DST, &storage, &length);
+  const int rc =
+      v6 ? getsockopt(socket.native_handle(), SOL_IPV6, IP6T_SO_ORIGINAL_DST, &storage, &length)
+         : getsockopt(socket.native_handle(), SOL_IP, SO_ORIGINAL_DST, &storage, &length);
   if (rc != 0) {
     return {};
   }

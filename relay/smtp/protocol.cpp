@@ -15,7 +15,8 @@ constexpr std::size_t kMaxAuthLine = 12288;
 
 bool iequals(std::string_view a, std::string_view b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+    return std::tolower(static_cast<unsigned char>(x)) ==
+           std::tolower(static_cast<unsigned char>(y));
   });
 }
 
@@ -29,11 +30,17 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-Reply ok(std::string enhanced, std::string text) { return Reply(250, std::move(enhanced), std::move(text)); }
+Reply ok(std::string enhanced, std::string text) {
+  return Reply(250, std::move(enhanced), std::move(text));
+}
 
-Step reply_only(Reply r) { return Step{std::move(r), Action::none}; }
+Step reply_only(Reply r) {
+  return Step{std::move(r), Action::none};
+}
 
-Reply bad_sequence(std::string text) { return Reply(503, "5.5.1", std::move(text)); }
+Reply bad_sequence(std::string text) {
+  return Reply(503, "5.5.1", std::move(text));
+}
 
 }  // namespace
 
@@ -54,9 +61,13 @@ Protocol::Protocol(ProtocolSettings settings) : settings_(std::move(settings)) {
   tls_active_ = settings_.kind == ListenerKind::smtps;
 }
 
-void Protocol::attribute_to_tenant(std::string tenant_id) { tenant_id_ = std::move(tenant_id); }
+void Protocol::attribute_to_tenant(std::string tenant_id) {
+  tenant_id_ = std::move(tenant_id);
+}
 
-Reply Protocol::greeting() const { return Reply(220, "", settings_.hostname + " ESMTP Portcullis"); }
+Reply Protocol::greeting() const {
+  return Reply(220, "", settings_.hostname + " ESMTP Portcullis");
+}
 
 std::size_t Protocol::max_line_length() const {
   return state_ == State::command ? kMaxCommandLine : kMaxAuthLine;
@@ -119,8 +130,9 @@ Step Protocol::on_line(std::string_view line) {
     case Verb::expn:
       return error(Reply(502, "5.5.1", "EXPN not available"));
     case Verb::help:
-      return reply_only(Reply(214, "2.0.0", "Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA BDAT "
-                                            "RSET NOOP QUIT VRFY HELP"));
+      return reply_only(Reply(214, "2.0.0",
+                              "Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA BDAT "
+                              "RSET NOOP QUIT VRFY HELP"));
     case Verb::unknown:
       break;
   }
@@ -189,7 +201,8 @@ Step Protocol::auth(std::string_view argument) {
     return error(bad_sequence("AUTH not allowed during a mail transaction"));
   }
   if (!tls_active_) {
-    return error(Reply(538, "5.7.11", "Encryption required for requested authentication mechanism"));
+    return error(
+        Reply(538, "5.7.11", "Encryption required for requested authentication mechanism"));
   }
   argument = trim(argument);
   const auto space = argument.find(' ');
@@ -271,8 +284,8 @@ Step Protocol::on_auth_result(const AuthResult& result) {
     case AuthStatus::temporary_failure:
       return reply_only(Reply(454, "4.7.0", "Temporary authentication failure"));
     case AuthStatus::tenant_suspended:
-      return reply_only(Reply(554, "5.7.1",
-                              "Tenant " + result.tenant_id + " is suspended: " + result.reason));
+      return reply_only(
+          Reply(554, "5.7.1", "Tenant " + result.tenant_id + " is suspended: " + result.reason));
   }
   return error(Reply(535, "5.7.8", "Authentication credentials invalid"));
 }
@@ -329,7 +342,8 @@ Step Protocol::rcpt(std::string_view argument) {
     // RFC 5321 4.5.3.1.10: a temporary reply, so the client sends the rest later.
     return reply_only(Reply(452, "4.5.3", "Too many recipients"));
   }
-  transaction_.recipients.push_back(parsed->postmaster ? std::string("postmaster") : parsed->path.address);
+  transaction_.recipients.push_back(parsed->postmaster ? std::string("postmaster")
+                                                       : parsed->path.address);
   return reply_only(ok("2.1.5", "Ok"));
 }
 

@@ -38,9 +38,9 @@ enum class Action {
   start_tls,    // send the reply, drop buffered input, handshake, then on_tls_started()
   verify_auth,  // check pending_auth(), then on_auth_result()
   read_data,    // send the 354 reply, read DATA content, then on_data_received()
-  read_bdat,    // read bdat_size() octets (even when the chunk will be refused), then on_bdat_chunk()
-  commit,       // queue the message durably, then on_commit_result()
-  close,        // send the reply and close the connection
+  read_bdat,  // read bdat_size() octets (even when the chunk will be refused), then on_bdat_chunk()
+  commit,     // queue the message durably, then on_commit_result()
+  close,      // send the reply and close the connection
 };
 
 struct Step {

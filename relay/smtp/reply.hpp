@@ -13,7 +13,8 @@ struct Reply {
   std::vector<std::string> lines;  // at least one
 
   Reply() = default;
-  Reply(int c, std::string e, std::string text) : code(c), enhanced(std::move(e)), lines{std::move(text)} {}
+  Reply(int c, std::string e, std::string text)
+      : code(c), enhanced(std::move(e)), lines{std::move(text)} {}
   Reply(int c, std::string e, std::vector<std::string> text)
       : code(c), enhanced(std::move(e)), lines(std::move(text)) {}
 

@@ -54,7 +54,8 @@ void SmtpServer::bind() {
 
 void SmtpServer::start() {
   for (auto& listener : listeners_) {
-    log::info("listening", {{"listener", to_string(listener->kind)}, {"endpoint", listener->endpoint}});
+    log::info("listening",
+              {{"listener", to_string(listener->kind)}, {"endpoint", listener->endpoint}});
     asio::co_spawn(io_, accept_loop(*listener), asio::detached);
   }
 }
@@ -96,7 +97,8 @@ asio::awaitable<void> SmtpServer::accept_loop(Listener& listener) {
     }
     if (ec) {
       // EMFILE and friends: back off instead of spinning.
-      log::warning("accept_failed", {{"listener", to_string(listener.kind)}, {"error", ec.message()}});
+      log::warning("accept_failed",
+                   {{"listener", to_string(listener.kind)}, {"error", ec.message()}});
       asio::steady_timer pause(io_, std::chrono::milliseconds(100));
       co_await pause.async_wait(asio_nothrow);
       continue;
@@ -110,7 +112,8 @@ asio::awaitable<void> SmtpServer::accept_loop(Listener& listener) {
       log::warning("connection_refused_limit", {{"listener", to_string(listener.kind)},
                                                 {"client", client.address().to_string()}});
       if (listener.kind != ListenerKind::smtps) {
-        static constexpr std::string_view kBusy = "421 4.7.0 Too many connections, try again later\r\n";
+        static constexpr std::string_view kBusy =
+            "421 4.7.0 Too many connections, try again later\r\n";
         socket.non_blocking(true, endpoint_ec);
         socket.write_some(asio::buffer(kBusy), endpoint_ec);
       }

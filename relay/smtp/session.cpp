@@ -121,9 +121,9 @@ void Connection::arm_idle_deadline() {
 awaitable<bool> Connection::fill() {
   std::array<char, kReadChunk> buffer;
   arm_idle_deadline();
-  auto [ec, n] = tls_ ? co_await stream_.async_read_some(asio::buffer(buffer), asio_nothrow)
-                      : co_await stream_.next_layer().async_read_some(asio::buffer(buffer),
-                                                                      asio_nothrow);
+  auto [ec, n] =
+      tls_ ? co_await stream_.async_read_some(asio::buffer(buffer), asio_nothrow)
+           : co_await stream_.next_layer().async_read_some(asio::buffer(buffer), asio_nothrow);
   if (ec) {
     if (ec != asio::error::eof && ec != asio::ssl::error::stream_truncated && !timed_out_) {
       log::debug("smtp_read_failed", {{"session", origin_.id}, {"error", ec.message()}});
@@ -139,9 +139,9 @@ awaitable<bool> Connection::flush() {
     co_return true;
   }
   arm_idle_deadline();
-  auto [ec, n] = tls_ ? co_await asio::async_write(stream_, asio::buffer(out_), asio_nothrow)
-                      : co_await asio::async_write(stream_.next_layer(), asio::buffer(out_),
-                                                   asio_nothrow);
+  auto [ec, n] =
+      tls_ ? co_await asio::async_write(stream_, asio::buffer(out_), asio_nothrow)
+           : co_await asio::async_write(stream_.next_layer(), asio::buffer(out_), asio_nothrow);
   out_.clear();
   co_return !ec;
 }
@@ -150,9 +150,8 @@ awaitable<bool> Connection::handshake() {
   set_deadline(std::chrono::steady_clock::now() + kHandshakeTimeout);
   auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, asio_nothrow);
   if (ec) {
-    log::info("tls_handshake_failed", {{"session", origin_.id},
-                                       {"client", client_address_},
-                                       {"error", ec.message()}});
+    log::info("tls_handshake_failed",
+              {{"session", origin_.id}, {"client", client_address_}, {"error", ec.message()}});
     co_return false;
   }
   tls_ = true;
@@ -217,7 +216,8 @@ awaitable<std::optional<DataError>> Connection::read_bdat() {
     if (in_.empty() && !co_await fill()) {
       co_return std::nullopt;
     }
-    const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, in_.size()));
+    const std::size_t take =
+        static_cast<std::size_t>(std::min<std::uint64_t>(remaining, in_.size()));
     bdat_->add(std::string_view(in_).substr(0, take));
     in_.erase(0, take);
     remaining -= take;
@@ -237,14 +237,14 @@ awaitable<AuthResult> Connection::authenticate() {
   AuthResult result;
   result.username = request.username;
   if (services_.auth_limiter.locked(client_address_, request.username)) {
-    log::warning("auth_locked_out", {{"session", origin_.id},
-                                     {"client", client_address_},
-                                     {"user", request.username}});
+    log::warning(
+        "auth_locked_out",
+        {{"session", origin_.id}, {"client", client_address_}, {"user", request.username}});
     result.status = AuthStatus::locked_out;
     co_return result;
   }
-  const auth::AuthOutcome outcome = co_await services_.verifier.async_verify(
-      request.username, request.password, use_awaitable);
+  const auth::AuthOutcome outcome =
+      co_await services_.verifier.async_verify(request.username, request.password, use_awaitable);
   switch (outcome.status) {
     case auth::AuthOutcome::Status::ok: {
       services_.auth_limiter.record_success(client_address_, request.username);
@@ -255,7 +255,8 @@ awaitable<AuthResult> Connection::authenticate() {
       } else if (tenant->status == store::TenantStatus::suspended) {
         result.status = AuthStatus::tenant_suspended;
         result.tenant_id = tenant->id;
-        result.reason = tenant->status_reason.empty() ? "contact your provider" : tenant->status_reason;
+        result.reason =
+            tenant->status_reason.empty() ? "contact your provider" : tenant->status_reason;
       } else {
         result.status = AuthStatus::ok;
         result.tenant_id = outcome.tenant_id;
@@ -316,6 +317,9 @@ awaitable<std::optional<std::string>> Connection::commit() {
   const std::size_t size = message.data.size();
   const std::size_t recipients = t.recipients.size();
   const std::string id = message.id;
+  const std::string tenant = e.tenant_id;
+  const std::string listener = e.listener;
+  const std::string from = e.mail_from;
 
   auto [ec] = co_await services_.spool.async_commit(std::move(message), asio_nothrow);
   if (ec) {
@@ -324,10 +328,10 @@ awaitable<std::optional<std::string>> Connection::commit() {
   }
   log::info("message_queued", {{"session", origin_.id},
                                {"msg", id},
-                               {"tenant", e.tenant_id},
-                               {"listener", e.listener},
+                               {"tenant", tenant},
+                               {"listener", listener},
                                {"client", client_address_},
-                               {"from", e.mail_from},
+                               {"from", from},
                                {"rcpts", recipients},
                                {"size", size}});
   co_return id;
@@ -378,7 +382,8 @@ awaitable<bool> Connection::perform(Step step) {
           co_return false;
         }
         step = protocol_.on_bdat_chunk(*error);
-        if (step.action != Action::commit) {
+        if (step.reply && !step.reply->positive()) {
+          // A refused chunk ends the message: the next BDAT starts a new one.
           bdat_.reset();
         }
         continue;
@@ -397,9 +402,10 @@ std::optional<Reply> Connection::mail_gate(std::string_view tenant_id) const {
     return Reply(554, "5.7.1", "Tenant " + std::string(tenant_id) + " no longer exists");
   }
   if (tenant->status == store::TenantStatus::suspended) {
-    return Reply(554, "5.7.1",
-                 "Tenant " + tenant->id + " is suspended: " +
-                     (tenant->status_reason.empty() ? "contact your provider" : tenant->status_reason));
+    return Reply(
+        554, "5.7.1",
+        "Tenant " + tenant->id + " is suspended: " +
+            (tenant->status_reason.empty() ? "contact your provider" : tenant->status_reason));
   }
   return std::nullopt;
 }
@@ -413,9 +419,8 @@ bool Connection::admit() {
   const store::Tenant* tenant =
       directory ? directory->find_by_address(origin_.client.address()) : nullptr;
   if (tenant == nullptr) {
-    out_ += Reply(554, "5.7.1",
-                  client_address_ + " is not a tenant address; relaying denied")
-                .render();
+    out_ +=
+        Reply(554, "5.7.1", client_address_ + " is not a tenant address; relaying denied").render();
     log::warning("intercept_refused", {{"session", origin_.id}, {"client", client_address_}});
     return false;
   }
@@ -462,7 +467,8 @@ awaitable<void> Connection::run() {
       open = co_await flush() && co_await fill();
       continue;
     }
-    Step step = status == LineStatus::too_long ? protocol_.on_line_too_long() : protocol_.on_line(line);
+    Step step =
+        status == LineStatus::too_long ? protocol_.on_line_too_long() : protocol_.on_line(line);
     open = co_await perform(std::move(step));
   }
   if (timed_out_) {

@@ -14,7 +14,8 @@ asio::ssl::context make_server_context(const std::filesystem::path& cert_chain,
   boost::system::error_code ec;
   context.use_certificate_chain_file(cert_chain.string(), ec);
   if (ec) {
-    throw std::runtime_error("cannot load TLS certificate " + cert_chain.string() + ": " + ec.message());
+    throw std::runtime_error("cannot load TLS certificate " + cert_chain.string() + ": " +
+                             ec.message());
   }
   context.use_private_key_file(key.string(), asio::ssl::context::pem, ec);
   if (ec) {

@@ -82,10 +82,10 @@ delivery:
 plans:
   bench:
     monthly_quota: 1000000000
-    messages_per_minute: 100000000
-    messages_per_hour: 1000000000
+    messages_per_minute: 1000000
+    messages_per_hour: 100000000
     recipients_per_message: 1000
-    recipients_per_hour: 1000000000
+    recipients_per_hour: 100000000
     max_connections: 1000
     max_message_size: 25M
 EOF

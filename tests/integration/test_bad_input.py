@@ -250,15 +250,19 @@ class BadInputTest(unittest.TestCase):
             self.expect(c.cmd("AUTH PLAIN !!!not*base64!!!"), 501, "5.5.2")
             # Valid base64 that is not "authzid NUL authcid NUL passwd".
             self.expect(c.cmd("AUTH PLAIN " + base64.b64encode(b"no-nuls-here").decode()), 501, "5.5.2")
-            # Challenge/response form with a broken response.
+            # Still unauthenticated.
+            self.expect(c.cmd("MAIL FROM:<a@client.example>"), 530, "5.7.0")
+        # Each 501 counts towards max_errors, so the challenge/response forms
+        # get a connection of their own.
+        with tb.RawSMTP(self.bed.smtps_port, tls=True) as c:
+            self.assertEqual(c.reply().code, 220)
+            self.assertEqual(c.ehlo().code, 250)
             r = c.cmd("AUTH PLAIN")
             self.assertEqual(r.code, 334, r)
             self.expect(c.cmd("%%%%"), 501, "5.5.2")
             r = c.cmd("AUTH LOGIN")
             self.assertEqual(r.code, 334, r)
             self.expect(c.cmd("@@not base64@@"), 501, "5.5.2")
-            # Still unauthenticated.
-            self.expect(c.cmd("MAIL FROM:<a@client.example>"), 530, "5.7.0")
         # The real credential still works afterwards on a new connection.
         with tb.RawSMTP(self.bed.smtps_port, tls=True) as c:
             self.assertEqual(c.reply().code, 220)

@@ -31,8 +31,12 @@ bool is_plain(char c) {
 
 }  // namespace
 
-void set_level(Level level) { g_level = level; }
-bool enabled(Level level) { return level >= g_level.load(); }
+void set_level(Level level) {
+  g_level = level;
+}
+bool enabled(Level level) {
+  return level >= g_level.load();
+}
 
 std::string render_value(std::string_view value) {
   bool plain = !value.empty();

@@ -77,10 +77,10 @@ class Daemon:
         return ["ip", "netns", "exec", self.netns] if self.netns else []
 
     def start(self, timeout=20):
-        log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(
-            self._prefix() + [os.path.join(self.bin_dir, "portcullisd"), "--config", self.config_path],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with open(self.log_path, "a") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                self._prefix() + [os.path.join(self.bin_dir, "portcullisd"), "--config", self.config_path],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

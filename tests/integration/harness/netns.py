@@ -257,10 +257,11 @@ class Lab:
         if self._own_workdir:
             os.chmod(self.workdir, 0o711)
         listen = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-        log = open(os.path.join(self.workdir, f"smtp-sink-{port}.log"), "a")
-        p = self.popen(self.inet, ["smtp-sink", "-u", "nobody", "-d", os.path.join(dump_dir, "%M."),
-                                   *(["-6"] if ":" in address else []), *extra, listen, "100"],
-                       stdout=log, stderr=subprocess.STDOUT)
+        with open(os.path.join(self.workdir, f"smtp-sink-{port}.log"), "a") as log:
+            p = self.popen(self.inet, ["smtp-sink", "-u", "nobody", "-d",
+                                       os.path.join(dump_dir, "%M."),
+                                       *(["-6"] if ":" in address else []), *extra, listen, "100"],
+                           stdout=log, stderr=subprocess.STDOUT)
         self.wait_port(self.inet, address, port)
         p.dump_dir = dump_dir
         return p
@@ -277,8 +278,8 @@ class Lab:
         args += [f"--address=/{n}/{ip}" for n, ip in address]
         args += [f"--txt-record={n},{t}" for n, t in txt]
         args += list(extra)
-        log = open(os.path.join(self.workdir, "dnsmasq.log"), "a")
-        p = self.popen(self.inet, args, stdout=log, stderr=subprocess.STDOUT)
+        with open(os.path.join(self.workdir, "dnsmasq.log"), "a") as log:
+            p = self.popen(self.inet, args, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while not os.path.exists(pid_file):
             if p.poll() is not None or time.monotonic() > deadline:

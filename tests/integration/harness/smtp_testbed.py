@@ -104,7 +104,7 @@ class Testbed:
             return int(out["total"])
         return len(out["messages"])
 
-    def queue_list(self, limit=100000):
+    def queue_list(self, limit=10000):
         status, body = self.daemon.api("GET", f"/v1/queue?limit={limit}")
         if status != 200:
             raise RuntimeError(f"GET /v1/queue -> {status} {body}")

@@ -254,6 +254,12 @@ TEST(SpoolTest, StopDrainsPending) {
       });
     }
     spool->stop();
+    // Without an executor the callbacks run on the system executor: wait for
+    // them before `completed` goes out of scope.
+    for (int i = 0; i < 500 && completed.load() < 20; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(completed.load(), 20);
   }
   auto spool = Spool::open(dir.path());
   EXPECT_EQ(spool->size(), ids.size());

@@ -16,7 +16,7 @@ ProtocolSettings settings(ListenerKind kind) {
   s.hostname = "relay.test";
   s.max_message_size = 1000;
   s.max_recipients = 2;
-  s.max_errors = 4;
+  s.max_errors = 10;
   return s;
 }
 
@@ -81,8 +81,8 @@ TEST(ProtocolTest, EhloBeforeTlsOffersStartTlsButNotAuth) {
   const std::string text = s.reply->render();
   EXPECT_NE(text.find("250-STARTTLS\r\n"), std::string::npos);
   EXPECT_EQ(text.find("AUTH"), std::string::npos);
-  for (const char* keyword : {"PIPELINING", "SIZE 1000", "8BITMIME", "ENHANCEDSTATUSCODES",
-                              "CHUNKING", "SMTPUTF8"}) {
+  for (const char* keyword :
+       {"PIPELINING", "SIZE 1000", "8BITMIME", "ENHANCEDSTATUSCODES", "CHUNKING", "SMTPUTF8"}) {
     EXPECT_NE(text.find(keyword), std::string::npos) << keyword;
   }
 }
@@ -255,7 +255,9 @@ TEST(ProtocolTest, BdatWithoutTransactionIsReadThenRefused) {
 }
 
 TEST(ProtocolTest, TooManyErrorsCloses) {
-  Protocol p(settings(ListenerKind::submission));
+  ProtocolSettings s = settings(ListenerKind::submission);
+  s.max_errors = 4;
+  Protocol p(s);
   run_script(p, {
                     {"FOO", "500 5.5.2"},
                     {"BAR", "500 5.5.2"},
