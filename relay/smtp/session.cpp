@@ -334,6 +334,9 @@ awaitable<std::optional<std::string>> Connection::commit() {
                                {"from", from},
                                {"rcpts", recipients},
                                {"size", size}});
+  if (services_.on_queued) {
+    services_.on_queued();
+  }
   co_return id;
 }
 

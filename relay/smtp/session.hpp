@@ -8,6 +8,7 @@
 // relay's I/O thread; slow work (argon2id, fsync) happens on other threads.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -36,6 +37,8 @@ struct SessionServices {
   auth::CredentialVerifier& verifier;
   auth::AuthLimiter& auth_limiter;
   const Clock& clock;
+  // Called after a message is durable, e.g. to wake the delivery engine.
+  std::function<void()> on_queued = {};
 };
 
 struct SessionOrigin {
