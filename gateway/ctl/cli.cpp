@@ -5,9 +5,26 @@
 #include "gateway/core/config/loader.hpp"
 #include "gateway/core/control/client.hpp"
 #include "gateway/ctl/commands.hpp"
+#include "gateway/ctl/commands_dkim.hpp"
+#include "gateway/ctl/commands_events.hpp"
+#include "gateway/ctl/commands_firewall.hpp"
+#include "gateway/ctl/commands_monitor.hpp"
 
 namespace portcullis::ctl {
 namespace {
+
+// Every command: commands.cpp's and each area's commands_<area>.cpp table.
+const std::vector<CommandSpec>& all_commands() {
+  static const std::vector<CommandSpec> kAll = [] {
+    std::vector<CommandSpec> all = commands();
+    for (const auto* area : {&monitor_commands(), &dkim_commands(), &events_commands(),
+                             &firewall_commands()}) {
+      all.insert(all.end(), area->begin(), area->end());
+    }
+    return all;
+  }();
+  return kAll;
+}
 
 struct GlobalOptions {
   std::optional<std::string> socket;
@@ -24,7 +41,7 @@ void print_general_help(std::ostream& out) {
       << ",\nor node.control_socket of --config FILE).\n"
          "\n"
          "commands:\n";
-  for (const auto& c : commands()) {
+  for (const auto& c : all_commands()) {
     out << "  " << usage_line(c) << "\n      " << c.summary << '\n';
   }
   out << "\n'portcullisctl <command> --help' describes a command's options.\n";
@@ -197,7 +214,7 @@ int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& e
   }
 
   const CommandSpec* spec = nullptr;
-  for (const auto& c : commands()) {
+  for (const auto& c : all_commands()) {
     if (rest.size() >= c.words.size() && std::equal(c.words.begin(), c.words.end(), rest.begin())) {
       spec = &c;
     }
@@ -208,7 +225,7 @@ int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& e
       return 0;
     }
     std::string subcommands;
-    for (const auto& c : commands()) {
+    for (const auto& c : all_commands()) {
       if (!rest.empty() && c.words.size() > 1 && c.words.front() == rest.front()) {
         subcommands += (subcommands.empty() ? "" : ", ") + c.words[1];
       }

@@ -6,6 +6,7 @@
 
 #include "gateway/core/control/client.hpp"
 #include "gateway/core/control/router.hpp"
+#include "gateway/ctl/commands_events.hpp"
 #include "gateway/ctl/format.hpp"
 
 namespace portcullis::ctl {
@@ -293,12 +294,14 @@ Result<void> queue_list(CommandContext& ctx, const Args& args) {
     return {};
   }
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
-  Table table({"ID", "TENANT", "FROM", "RCPTS", "SIZE", "AGE"});
+  Table table({"ID", "TENANT", "FROM", "RCPTS", "PENDING", "NEXT ATTEMPT", "SIZE", "AGE"});
   const auto& messages = arr(*r, "messages");
   for (const auto& m : messages) {
     auto from = str(m, "mail_from");
     table.add_row({str(m, "id"), str(m, "tenant_id"), from.empty() ? "<>" : from,
-                   std::to_string(num(m, "recipients")),
+                   std::to_string(num(m, "recipients")), std::to_string(num(m, "pending")),
+                   num(m, "next_attempt_at") <= now ? std::string("now")
+                                                    : format_time(num(m, "next_attempt_at")),
                    format_size(static_cast<std::uint64_t>(num(m, "size"))),
                    format_age(now - num(m, "received_at"))});
   }
@@ -335,6 +338,8 @@ Result<void> queue_show(CommandContext& ctx, const Args& args) {
                                       (str(*m, "smtputf8") == "true" ? ", SMTPUTF8" : "")},
                          {"size", format_size(static_cast<std::uint64_t>(num(*m, "size"))) + " (" +
                                       std::to_string(num(*m, "size")) + " bytes)"}});
+  ctx.out << '\n';
+  print_recipient_states(ctx.out, *m);
   ctx.out << '\n';
   // Header lines are the tenant's text: printed line by line, control characters escaped.
   const auto headers = str(*m, "headers");

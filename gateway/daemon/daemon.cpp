@@ -11,14 +11,20 @@
 #include "gateway/core/config/loader.hpp"
 #include "gateway/core/control/api.hpp"
 #include "gateway/core/control/control_server.hpp"
+#include "gateway/core/dns/resolver.hpp"
+#include "gateway/core/events/delivery_event.hpp"
 #include "gateway/core/log/log.hpp"
 #include "gateway/core/store/store.hpp"
 #include "gateway/core/tenants/tenant_directory.hpp"
 #include "gateway/core/tls/self_signed.hpp"
 #include "gateway/daemon/privileges.hpp"
+#include "gateway/daemon/spool_event_view.hpp"
 #include "gateway/daemon/spool_queue_view.hpp"
 #include "relay/auth/auth_limiter.hpp"
 #include "relay/auth/credential_verifier.hpp"
+#include "relay/delivery/routing.hpp"
+#include "relay/delivery/scheduler.hpp"
+#include "relay/dkim/signer.hpp"
 #include "relay/queue/spool.hpp"
 #include "relay/smtp/server.hpp"
 #include "relay/tls/server_context.hpp"
@@ -73,15 +79,34 @@ int serve(const config::Config& config) {
   tenants::TenantRegistry registry;
   publish_tenants(*store, registry);
 
+  relay::dkim::SignerRegistry dkim_signers(
+      std::make_shared<const relay::dkim::DkimSigner>(store->list_dkim_keys()));
+  const auto rebuild_dkim = [&] {
+    dkim_signers.publish(std::make_shared<const relay::dkim::DkimSigner>(store->list_dkim_keys()));
+  };
+
+  events::EventBus event_bus;
+  spool->set_event_bus(&event_bus);
+  dns::Resolver resolver(io.get_executor(), config.delivery.resolver);
+  relay::delivery::Router routes(resolver, config.delivery);
+  relay::delivery::DeliveryEngine delivery(io, {config, *spool, routes, registry, event_bus, clock});
+  // The spool calls this from whichever thread committed: hop to the I/O thread.
+  spool->set_wakeup([&] { asio::post(io, [&] { delivery.wake(); }); });
+
   relay::auth::CredentialVerifier verifier(*store);
   relay::auth::AuthLimiter auth_limiter(config.relay.auth, clock);
   relay::smtp::SessionServices services{config.relay, tls_context,  registry, *spool,
                                         verifier,     auth_limiter, clock};
+  services.dkim = &dkim_signers;
   relay::smtp::SmtpServer smtp(io, services);
   smtp.bind();
 
   SpoolQueueView queue_view(*spool);
+  SpoolEventView event_view(*spool);
   control::ApiContext api{*store, config, &registry, queue_view, {}};
+  api.on_tenants_changed = rebuild_dkim;  // removing a tenant removes its keys
+  api.on_dkim_keys_changed = rebuild_dkim;
+  api.events = &event_view;
   control::Router router;
   control::register_api(router, api);
   control::ControlServer control_server(io.get_executor(), config.node.control_socket,
@@ -101,11 +126,13 @@ int serve(const config::Config& config) {
     }
     log::info("stopping", {{"signal", signal}});
     smtp.stop();
+    delivery.stop();
     control_server.stop();
     io.stop();
   });
 
   smtp.start();
+  delivery.start();
   log::info("ready", {{"node", config.node.name},
                       {"control", config.node.control_socket.string()},
                       {"queued", spool->size()},

@@ -6,7 +6,7 @@ std::vector<control::QueuedMessageSummary> SpoolQueueView::list(std::size_t limi
   std::vector<control::QueuedMessageSummary> out;
   for (auto& m : spool_.list(limit)) {
     out.push_back({std::move(m.id), std::move(m.tenant_id), std::move(m.mail_from), m.recipients,
-                   m.size, m.received_at});
+                   m.size, m.received_at, m.pending, m.next_attempt_at});
   }
   return out;
 }
@@ -31,8 +31,13 @@ std::optional<control::QueuedMessageDetail> SpoolQueueView::get(std::string_view
   d.smtputf8 = e.smtputf8;
   d.received_at = e.received_at;
   d.size = message->data.size();
-  const auto end = message->data.find("\r\n\r\n");
-  d.headers = end == std::string::npos ? message->data : message->data.substr(0, end + 2);
+  d.headers = control::header_section(message->data);
+  for (auto& r : spool_.recipients(id)) {
+    d.recipient_states.push_back({r.idx, std::move(r.address),
+                                  std::string(relay::queue::to_string(r.status)), r.attempts,
+                                  r.next_attempt_at, std::move(r.last_reply), std::move(r.remote),
+                                  r.first_failure_at, r.updated_at});
+  }
   return d;
 }
 

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <random>
+#include <utility>
 
 namespace portcullis::relay::queue {
 namespace {
@@ -53,6 +54,34 @@ std::string new_message_id() {
     id[i] = kBase62[digit(engine)];
   }
   return id;
+}
+
+namespace {
+constexpr std::array<std::pair<RecipientStatus, std::string_view>, 5> kStatusNames = {{
+    {RecipientStatus::queued, "queued"},
+    {RecipientStatus::deferred, "deferred"},
+    {RecipientStatus::delivered, "delivered"},
+    {RecipientStatus::bounced, "bounced"},
+    {RecipientStatus::expired, "expired"},
+}};
+}  // namespace
+
+std::string_view to_string(RecipientStatus status) {
+  for (const auto& [value, name] : kStatusNames) {
+    if (value == status) {
+      return name;
+    }
+  }
+  return "unknown";
+}
+
+std::optional<RecipientStatus> parse_recipient_status(std::string_view text) {
+  for (const auto& [value, name] : kStatusNames) {
+    if (name == text) {
+      return value;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace portcullis::relay::queue

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <ctime>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -49,6 +50,25 @@ CREATE TABLE recipients (
 CREATE INDEX recipients_due ON recipients (status, next_attempt_at);
 CREATE INDEX messages_tenant ON messages (tenant_id);
 )sql",
+    // 2: delivery state and the durable event log.
+    R"sql(
+ALTER TABLE recipients ADD COLUMN remote TEXT;
+ALTER TABLE recipients ADD COLUMN first_failure_at INTEGER;
+ALTER TABLE recipients ADD COLUMN updated_at INTEGER;
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  time INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  tenant_id TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  recipient TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  remote TEXT NOT NULL
+);
+CREATE INDEX events_tenant_time ON events (tenant_id, time);
+CREATE INDEX events_message ON events (message_id);
+CREATE INDEX events_time ON events (time);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -58,6 +78,153 @@ constexpr const char* kInsertMessage =
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 constexpr const char* kInsertRecipient =
     "INSERT INTO recipients (message_id, idx, address, next_attempt_at) VALUES (?1, ?2, ?3, ?4)";
+constexpr const char* kInsertEvent =
+    "INSERT INTO events (time, type, tenant_id, message_id, recipient, detail, remote) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+constexpr const char* kPending = "status IN ('queued', 'deferred')";
+
+std::int64_t unix_now() {
+  return static_cast<std::int64_t>(::time(nullptr));
+}
+
+std::int64_t to_int64(std::size_t n) {
+  return static_cast<std::int64_t>(std::min<std::size_t>(n, INT64_MAX));
+}
+
+// Prepared once per write transaction.
+struct InsertStatements {
+  detail::Statement message;
+  detail::Statement recipient;
+  detail::Statement event;
+};
+
+Result<InsertStatements> prepare_inserts(detail::Db& db) {
+  auto message = db.prepare(kInsertMessage);
+  auto recipient = db.prepare(kInsertRecipient);
+  auto event = db.prepare(kInsertEvent);
+  if (!message || !recipient || !event) {
+    return make_error("prepare: " + db.error_message());
+  }
+  return InsertStatements{std::move(*message), std::move(*recipient), std::move(*event)};
+}
+
+// Writes e and stores its new id in it.
+bool insert_event(detail::Db& db, detail::Statement& s, events::DeliveryEvent& e) {
+  s.bind(1, e.time);
+  s.bind(2, events::to_string(e.type));
+  s.bind(3, e.tenant_id);
+  s.bind(4, e.message_id);
+  s.bind(5, e.recipient);
+  s.bind(6, e.detail);
+  s.bind(7, e.remote);
+  const int rc = s.step();
+  s.reset();
+  if (rc != SQLITE_DONE) {
+    return false;
+  }
+  e.id = sqlite3_last_insert_rowid(db.get());
+  return true;
+}
+
+std::string accepted_detail(const Envelope& e) {
+  std::string detail = e.listener;
+  if (!e.credential.empty()) {
+    detail += " as " + e.credential;
+  }
+  if (!e.original_destination.empty()) {
+    detail += " to " + e.original_destination;
+  }
+  return detail;
+}
+
+// The message, its recipients (due at once) and an accepted event per
+// recipient, appended to `written`.
+Result<void> insert_message(detail::Db& db,
+                            InsertStatements& st,
+                            const Message& m,
+                            std::vector<events::DeliveryEvent>& written) {
+  const Envelope& e = m.envelope;
+  auto& s = st.message;
+  s.bind(1, m.id);
+  s.bind(2, e.tenant_id);
+  s.bind(3, e.credential);
+  s.bind(4, e.listener);
+  s.bind(5, e.client_address);
+  s.bind(6, e.helo);
+  s.bind(7, e.original_destination);
+  s.bind(8, e.mail_from);
+  s.bind(9, e.body_type);
+  s.bind(10, std::int64_t{e.smtputf8 ? 1 : 0});
+  s.bind(11, e.received_at);
+  s.bind(12, static_cast<std::int64_t>(m.data.size()));
+  s.bind_blob(13, m.data);
+  const int rc = s.step();
+  s.reset();
+  if (rc != SQLITE_DONE) {
+    return make_error("insert message " + m.id + ": " + db.error_message());
+  }
+  const std::string detail = accepted_detail(e);
+  for (std::size_t i = 0; i < e.recipients.size(); ++i) {
+    auto& r = st.recipient;
+    r.bind(1, m.id);
+    r.bind(2, static_cast<std::int64_t>(i));
+    r.bind(3, e.recipients[i]);
+    r.bind(4, e.received_at);  // due at once
+    const int rrc = r.step();
+    r.reset();
+    if (rrc != SQLITE_DONE) {
+      return make_error("insert recipient of " + m.id + ": " + db.error_message());
+    }
+    events::DeliveryEvent event{.id = 0,
+                                .time = e.received_at,
+                                .type = events::DeliveryEventType::accepted,
+                                .tenant_id = e.tenant_id,
+                                .message_id = m.id,
+                                .recipient = e.recipients[i],
+                                .detail = detail,
+                                .remote = e.client_address};
+    if (!insert_event(db, st.event, event)) {
+      return make_error("insert event of " + m.id + ": " + db.error_message());
+    }
+    written.push_back(std::move(event));
+  }
+  return {};
+}
+
+// BEGIN IMMEDIATE, body, COMMIT; ROLLBACK on any failure. body returns
+// Result<void>; a body error is passed through.
+template <class Body>
+Result<void> in_transaction(detail::Db& db, Body&& body) {
+  if (auto r = db.exec("BEGIN IMMEDIATE"); !r) {
+    return make_error("begin: " + r.error().message);
+  }
+  Result<void> result = body();
+  if (result) {
+    if (auto r = db.exec("COMMIT"); !r) {
+      result = make_error("commit: " + r.error().message);
+    }
+  }
+  if (!result && sqlite3_get_autocommit(db.get()) == 0) {
+    (void)db.exec("ROLLBACK");
+  }
+  return result;
+}
+
+std::optional<events::DeliveryEventType> event_type_of(RecipientStatus status) {
+  switch (status) {
+    case RecipientStatus::deferred:
+      return events::DeliveryEventType::deferred;
+    case RecipientStatus::delivered:
+      return events::DeliveryEventType::delivered;
+    case RecipientStatus::bounced:
+      return events::DeliveryEventType::bounced;
+    case RecipientStatus::expired:
+      return events::DeliveryEventType::expired;
+    case RecipientStatus::queued:
+      break;
+  }
+  return std::nullopt;
+}
 
 [[noreturn]] void fail(const std::string& what) {
   throw std::runtime_error("queue: " + what);
@@ -219,69 +386,31 @@ void Spool::run() {
 }
 
 error_code Spool::write_batch(const std::vector<Pending>& batch) {
-  std::string failure;
-  const auto failed = [&](std::string what) {
-    failure = std::move(what) + ": " + writer_.error_message();
-    return false;
-  };
-  const auto write_all = [&]() -> bool {
-    if (!writer_.exec("BEGIN IMMEDIATE")) {
-      return failed("begin");
-    }
-    auto message_stmt = writer_.prepare(kInsertMessage);
-    auto recipient_stmt = writer_.prepare(kInsertRecipient);
-    if (!message_stmt || !recipient_stmt) {
-      return failed("prepare");
-    }
-    for (const auto& pending : batch) {
-      const Message& m = pending.message;
-      const Envelope& e = m.envelope;
-      auto& s = *message_stmt;
-      s.bind(1, m.id);
-      s.bind(2, e.tenant_id);
-      s.bind(3, e.credential);
-      s.bind(4, e.listener);
-      s.bind(5, e.client_address);
-      s.bind(6, e.helo);
-      s.bind(7, e.original_destination);
-      s.bind(8, e.mail_from);
-      s.bind(9, e.body_type);
-      s.bind(10, std::int64_t{e.smtputf8 ? 1 : 0});
-      s.bind(11, e.received_at);
-      s.bind(12, static_cast<std::int64_t>(m.data.size()));
-      s.bind_blob(13, m.data);
-      const int rc = s.step();
-      s.reset();
-      if (rc != SQLITE_DONE) {
-        return failed("insert message " + m.id);
+  std::vector<events::DeliveryEvent> written;
+  Result<void> result;
+  {
+    std::lock_guard lock(writer_mutex_);
+    result = in_transaction(writer_, [&]() -> Result<void> {
+      auto statements = prepare_inserts(writer_);
+      if (!statements) {
+        return statements.error();
       }
-      for (std::size_t i = 0; i < e.recipients.size(); ++i) {
-        auto& r = *recipient_stmt;
-        r.bind(1, m.id);
-        r.bind(2, static_cast<std::int64_t>(i));
-        r.bind(3, e.recipients[i]);
-        r.bind(4, e.received_at);  // due at once
-        const int rrc = r.step();
-        r.reset();
-        if (rrc != SQLITE_DONE) {
-          return failed("insert recipient of " + m.id);
+      for (const auto& pending : batch) {
+        if (auto r = insert_message(writer_, *statements, pending.message, written); !r) {
+          return r;
         }
       }
-    }
-    if (!writer_.exec("COMMIT")) {
-      return failed("commit");
-    }
-    return true;
-  };
-
-  if (write_all()) {
-    return {};
+      return {};
+    });
   }
-  if (sqlite3_get_autocommit(writer_.get()) == 0) {
-    (void)writer_.exec("ROLLBACK");
+  if (!result) {
+    log::error("queue_commit_failed",
+               {{"messages", batch.size()}, {"error", result.error().message}});
+    return make_error_code(boost::system::errc::io_error);
   }
-  log::error("queue_commit_failed", {{"messages", batch.size()}, {"error", failure}});
-  return make_error_code(boost::system::errc::io_error);
+  publish(written);
+  wake();
+  return {};
 }
 
 void Spool::complete(Pending& pending, error_code ec) {
@@ -296,7 +425,11 @@ std::vector<MessageSummary> Spool::list(std::size_t limit) const {
   std::lock_guard lock(reader_mutex_);
   auto stmt = reader_.prepare(
       "SELECT m.id, m.tenant_id, m.mail_from, "
-      "(SELECT COUNT(*) FROM recipients r WHERE r.message_id = m.id), m.size, m.received_at "
+      "(SELECT COUNT(*) FROM recipients r WHERE r.message_id = m.id), m.size, m.received_at, "
+      "(SELECT COUNT(*) FROM recipients r WHERE r.message_id = m.id AND r.status IN "
+      "('queued', 'deferred')), "
+      "(SELECT MIN(COALESCE(r.next_attempt_at, 0)) FROM recipients r WHERE r.message_id = m.id "
+      "AND r.status IN ('queued', 'deferred')) "
       "FROM messages m ORDER BY m.id LIMIT ?1");
   if (!stmt) {
     log::error("queue_list_failed", {{"error", stmt.error().message}});
@@ -311,6 +444,8 @@ std::vector<MessageSummary> Spool::list(std::size_t limit) const {
         .recipients = static_cast<std::size_t>(stmt->column_int(3)),
         .size = static_cast<std::uint64_t>(stmt->column_int(4)),
         .received_at = stmt->column_int(5),
+        .pending = static_cast<std::size_t>(stmt->column_int(6)),
+        .next_attempt_at = stmt->column_int(7),
     });
   }
   return out;
@@ -371,6 +506,497 @@ std::size_t Spool::size() const {
 int Spool::schema_version() const {
   std::lock_guard lock(reader_mutex_);
   return user_version(reader_);
+}
+
+void Spool::set_event_bus(const events::EventBus* bus) {
+  std::lock_guard lock(hooks_mutex_);
+  bus_ = bus;
+}
+
+void Spool::set_wakeup(std::function<void()> wakeup) {
+  std::lock_guard lock(hooks_mutex_);
+  wakeup_ = std::move(wakeup);
+}
+
+void Spool::publish(const std::vector<events::DeliveryEvent>& written) const {
+  const events::EventBus* bus = nullptr;
+  {
+    std::lock_guard lock(hooks_mutex_);
+    bus = bus_;
+  }
+  if (bus != nullptr) {
+    for (const auto& e : written) {
+      bus->publish(e);
+    }
+  }
+}
+
+void Spool::wake() const {
+  std::function<void()> wakeup;
+  {
+    std::lock_guard lock(hooks_mutex_);
+    wakeup = wakeup_;
+  }
+  if (wakeup) {
+    wakeup();
+  }
+}
+
+std::vector<DueMessage> Spool::due(std::int64_t now_unix,
+                                   std::size_t limit,
+                                   const std::function<bool(std::string_view)>& skip) const {
+  std::vector<DueMessage> out;
+  if (limit == 0) {
+    return out;
+  }
+  std::lock_guard lock(reader_mutex_);
+  auto& db = reader_;
+  if (!db.exec("BEGIN")) {  // one snapshot for the ids and their rows
+    return out;
+  }
+  std::vector<std::string> ids;
+  {
+    auto stmt =
+        db.prepare(std::string("SELECT DISTINCT message_id FROM recipients WHERE ") + kPending +
+                   " AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) "
+                   "ORDER BY message_id");
+    if (!stmt) {
+      log::error("queue_due_failed", {{"error", stmt.error().message}});
+      (void)db.exec("COMMIT");
+      return out;
+    }
+    stmt->bind(1, now_unix);
+    while (ids.size() < limit && stmt->step() == SQLITE_ROW) {
+      std::string id = stmt->column_text(0);
+      if (!skip || !skip(id)) {
+        ids.push_back(std::move(id));
+      }
+    }
+  }
+  auto message = db.prepare(
+      "SELECT tenant_id, credential, listener, client_address, helo, original_destination, "
+      "mail_from, body_type, smtputf8, received_at, size FROM messages WHERE id = ?1");
+  auto rcpt = db.prepare(
+      "SELECT idx, address, status, attempts, next_attempt_at, first_failure_at FROM recipients "
+      "WHERE message_id = ?1 ORDER BY idx");
+  if (!message || !rcpt) {
+    log::error("queue_due_failed", {{"error", db.error_message()}});
+    (void)db.exec("COMMIT");
+    return out;
+  }
+  for (const auto& id : ids) {
+    auto& m = *message;
+    m.bind(1, id);
+    if (m.step() != SQLITE_ROW) {
+      m.reset();
+      continue;
+    }
+    DueMessage d;
+    d.id = id;
+    Envelope& e = d.envelope;
+    e.tenant_id = m.column_text(0);
+    e.credential = m.column_text(1);
+    e.listener = m.column_text(2);
+    e.client_address = m.column_text(3);
+    e.helo = m.column_text(4);
+    e.original_destination = m.column_text(5);
+    e.mail_from = m.column_text(6);
+    e.body_type = m.column_text(7);
+    e.smtputf8 = m.column_int(8) != 0;
+    e.received_at = m.column_int(9);
+    d.size = static_cast<std::uint64_t>(m.column_int(10));
+    m.reset();
+
+    auto& r = *rcpt;
+    r.bind(1, id);
+    while (r.step() == SQLITE_ROW) {
+      e.recipients.push_back(r.column_text(1));
+      const auto status = parse_recipient_status(r.column_text(2));
+      if (!status || is_final(*status)) {
+        continue;
+      }
+      if (!r.column_is_null(4) && r.column_int(4) > now_unix) {
+        continue;
+      }
+      PendingRecipient p;
+      p.idx = static_cast<std::size_t>(r.column_int(0));
+      p.address = e.recipients.back();
+      p.attempts = static_cast<int>(r.column_int(3));
+      p.status = *status;
+      if (!r.column_is_null(5)) {
+        p.first_failure_at = r.column_int(5);
+      }
+      d.recipients.push_back(std::move(p));
+    }
+    r.reset();
+    if (!d.recipients.empty()) {
+      out.push_back(std::move(d));
+    }
+  }
+  (void)db.exec("COMMIT");
+  return out;
+}
+
+std::optional<std::string> Spool::data(std::string_view id) const {
+  std::lock_guard lock(reader_mutex_);
+  auto stmt = reader_.prepare("SELECT data FROM messages WHERE id = ?1");
+  if (!stmt) {
+    return std::nullopt;
+  }
+  stmt->bind(1, id);
+  if (stmt->step() != SQLITE_ROW) {
+    return std::nullopt;
+  }
+  return stmt->column_text(0);
+}
+
+std::optional<std::int64_t> Spool::next_due(
+    const std::function<bool(std::string_view)>& skip) const {
+  std::lock_guard lock(reader_mutex_);
+  if (!skip) {
+    auto stmt = reader_.prepare(
+        std::string("SELECT MIN(COALESCE(next_attempt_at, 0)) FROM recipients WHERE ") + kPending);
+    if (!stmt || stmt->step() != SQLITE_ROW || stmt->column_is_null(0)) {
+      return std::nullopt;
+    }
+    return stmt->column_int(0);
+  }
+  auto stmt = reader_.prepare(
+      std::string("SELECT message_id, MIN(COALESCE(next_attempt_at, 0)) AS t FROM recipients "
+                  "WHERE ") +
+      kPending + " GROUP BY message_id ORDER BY t");
+  if (!stmt) {
+    return std::nullopt;
+  }
+  while (stmt->step() == SQLITE_ROW) {
+    if (!skip(stmt->column_text(0))) {
+      return stmt->column_int(1);
+    }
+  }
+  return std::nullopt;
+}
+
+Result<RecordedOutcomes> Spool::record_outcomes(std::string_view id,
+                                                const Envelope& envelope,
+                                                const std::vector<RecipientOutcome>& outcomes,
+                                                std::int64_t now,
+                                                std::vector<Message> enqueue) {
+  if (now == 0) {
+    now = unix_now();
+  }
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    if (outcomes[i].status == RecipientStatus::queued) {
+      return make_error("outcome for recipient " + std::to_string(outcomes[i].idx) +
+                        " of message " + std::string(id) + " has status queued");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (outcomes[j].idx == outcomes[i].idx) {
+        return make_error("two outcomes for recipient " + std::to_string(outcomes[i].idx) +
+                          " of message " + std::string(id));
+      }
+    }
+  }
+  RecordedOutcomes recorded;
+  std::vector<events::DeliveryEvent> accepted;
+  std::lock_guard lock(writer_mutex_);
+  auto& db = writer_;
+  auto result = in_transaction(db, [&]() -> Result<void> {
+    std::string tenant;
+    {
+      auto stmt = db.prepare("SELECT tenant_id FROM messages WHERE id = ?1");
+      if (!stmt) {
+        return make_error(db.error_message());
+      }
+      stmt->bind(1, id);
+      if (stmt->step() != SQLITE_ROW) {
+        return make_error("no queued message '" + std::string(id) + "'");
+      }
+      tenant = stmt->column_text(0);
+    }
+    if (!envelope.tenant_id.empty() && envelope.tenant_id != tenant) {
+      return make_error("message " + std::string(id) + " belongs to tenant '" + tenant +
+                        "', not '" + envelope.tenant_id + "'");
+    }
+    auto select =
+        db.prepare("SELECT address, status FROM recipients WHERE message_id = ?1 AND idx = ?2");
+    auto update = db.prepare(
+        "UPDATE recipients SET status = ?3, attempts = attempts + 1, "
+        "next_attempt_at = CASE WHEN ?3 = 'deferred' THEN ?4 ELSE NULL END, "
+        "last_reply = ?5, remote = ?6, updated_at = ?7, "
+        "first_failure_at = CASE WHEN ?3 = 'deferred' THEN COALESCE(first_failure_at, ?7) "
+        "ELSE first_failure_at END "
+        "WHERE message_id = ?1 AND idx = ?2");
+    auto insert_ev = db.prepare(kInsertEvent);
+    if (!select || !update || !insert_ev) {
+      return make_error("prepare: " + db.error_message());
+    }
+    const std::string message_id(id);
+    for (const auto& o : outcomes) {
+      const auto idx = static_cast<std::int64_t>(o.idx);
+      select->bind(1, id);
+      select->bind(2, idx);
+      if (select->step() != SQLITE_ROW) {
+        select->reset();
+        return make_error("message " + message_id + " has no recipient " + std::to_string(o.idx));
+      }
+      std::string address = select->column_text(0);
+      const auto current = parse_recipient_status(select->column_text(1));
+      select->reset();
+      if (!current || is_final(*current)) {
+        return make_error("recipient " + std::to_string(o.idx) + " of message " + message_id +
+                          " is already " + (current ? std::string(to_string(*current)) : "?"));
+      }
+      const std::string_view status = to_string(o.status);
+      update->bind(1, id);
+      update->bind(2, idx);
+      update->bind(3, status);
+      update->bind(4, o.next_attempt_at);
+      update->bind(5, o.reply);
+      update->bind(6, o.remote);
+      update->bind(7, now);
+      const int rc = update->step();
+      update->reset();
+      if (rc != SQLITE_DONE) {
+        return make_error("update recipient: " + db.error_message());
+      }
+      events::DeliveryEvent event{.id = 0,
+                                  .time = now,
+                                  .type = *event_type_of(o.status),
+                                  .tenant_id = tenant,
+                                  .message_id = message_id,
+                                  .recipient = std::move(address),
+                                  .detail = o.reply,
+                                  .remote = o.remote};
+      if (!insert_event(db, *insert_ev, event)) {
+        return make_error("insert event: " + db.error_message());
+      }
+      recorded.events.push_back(std::move(event));
+    }
+    if (!enqueue.empty()) {
+      auto statements = prepare_inserts(db);
+      if (!statements) {
+        return statements.error();
+      }
+      for (const auto& m : enqueue) {
+        if (auto r = insert_message(db, *statements, m, accepted); !r) {
+          return r;
+        }
+      }
+    }
+    auto pending = db.prepare(
+        std::string("SELECT COUNT(*) FROM recipients WHERE message_id = ?1 AND ") + kPending);
+    if (!pending) {
+      return make_error(db.error_message());
+    }
+    pending->bind(1, id);
+    if (pending->step() != SQLITE_ROW) {
+      return make_error("count pending: " + db.error_message());
+    }
+    if (pending->column_int(0) == 0) {
+      for (const char* sql :
+           {"DELETE FROM recipients WHERE message_id = ?1", "DELETE FROM messages WHERE id = ?1"}) {
+        auto del = db.prepare(sql);
+        if (!del) {
+          return make_error(db.error_message());
+        }
+        del->bind(1, id);
+        if (del->step() != SQLITE_DONE) {
+          return make_error("delete message: " + db.error_message());
+        }
+      }
+      recorded.removed = true;
+    }
+    return {};
+  });
+  if (!result) {
+    return result.error();
+  }
+  if (!accepted.empty()) {
+    publish(accepted);
+    wake();
+  }
+  return recorded;
+}
+
+Result<bool> Spool::retry_now(std::string_view id) {
+  bool found = false;
+  {
+    std::lock_guard lock(writer_mutex_);
+    auto& db = writer_;
+    auto result = in_transaction(db, [&]() -> Result<void> {
+      auto stmt =
+          db.prepare(std::string("UPDATE recipients SET next_attempt_at = 0, updated_at = ?2 "
+                                 "WHERE message_id = ?1 AND ") +
+                     kPending);
+      if (!stmt) {
+        return make_error(db.error_message());
+      }
+      stmt->bind(1, id);
+      stmt->bind(2, unix_now());
+      if (stmt->step() != SQLITE_DONE) {
+        return make_error("retry: " + db.error_message());
+      }
+      found = sqlite3_changes(db.get()) > 0;
+      return {};
+    });
+    if (!result) {
+      return result.error();
+    }
+  }
+  // A queued message always has a pending recipient, so no change means no message.
+  if (found) {
+    wake();
+  }
+  return found;
+}
+
+Result<bool> Spool::remove(std::string_view id, std::int64_t now) {
+  if (now == 0) {
+    now = unix_now();
+  }
+  bool found = false;
+  std::vector<events::DeliveryEvent> written;
+  {
+    std::lock_guard lock(writer_mutex_);
+    auto& db = writer_;
+    auto result = in_transaction(db, [&]() -> Result<void> {
+      std::string tenant;
+      {
+        auto stmt = db.prepare("SELECT tenant_id FROM messages WHERE id = ?1");
+        if (!stmt) {
+          return make_error(db.error_message());
+        }
+        stmt->bind(1, id);
+        if (stmt->step() != SQLITE_ROW) {
+          return {};
+        }
+        tenant = stmt->column_text(0);
+      }
+      found = true;
+      auto pending =
+          db.prepare(std::string("SELECT address FROM recipients WHERE message_id = ?1 AND ") +
+                     kPending + " ORDER BY idx");
+      auto insert_ev = db.prepare(kInsertEvent);
+      if (!pending || !insert_ev) {
+        return make_error(db.error_message());
+      }
+      pending->bind(1, id);
+      while (pending->step() == SQLITE_ROW) {
+        events::DeliveryEvent event{.id = 0,
+                                    .time = now,
+                                    .type = events::DeliveryEventType::deleted,
+                                    .tenant_id = tenant,
+                                    .message_id = std::string(id),
+                                    .recipient = pending->column_text(0),
+                                    .detail = "deleted by the operator",
+                                    .remote = ""};
+        if (!insert_event(db, *insert_ev, event)) {
+          return make_error("insert event: " + db.error_message());
+        }
+        written.push_back(std::move(event));
+      }
+      for (const char* sql :
+           {"DELETE FROM recipients WHERE message_id = ?1", "DELETE FROM messages WHERE id = ?1"}) {
+        auto del = db.prepare(sql);
+        if (!del) {
+          return make_error(db.error_message());
+        }
+        del->bind(1, id);
+        if (del->step() != SQLITE_DONE) {
+          return make_error("delete message: " + db.error_message());
+        }
+      }
+      return {};
+    });
+    if (!result) {
+      return result.error();
+    }
+  }
+  if (found) {
+    log::info("queue_message_deleted", {{"msg", id}, {"recipients", written.size()}});
+    publish(written);
+  }
+  return found;
+}
+
+std::vector<events::DeliveryEvent> Spool::events(const events::EventFilter& filter) const {
+  std::vector<events::DeliveryEvent> out;
+  if (filter.limit == 0) {
+    return out;
+  }
+  std::string sql =
+      "SELECT id, time, type, tenant_id, message_id, recipient, detail, remote FROM events "
+      "WHERE time >= ?1";
+  // Conditions only for the fields given, so SQLite can use the matching index.
+  if (!filter.tenant.empty()) {
+    sql += " AND tenant_id = ?2";
+  }
+  if (!filter.message_id.empty()) {
+    sql += " AND message_id = ?3";
+  }
+  sql += " ORDER BY time DESC, id DESC LIMIT ?4";
+  std::lock_guard lock(reader_mutex_);
+  auto stmt = reader_.prepare(sql);
+  if (!stmt) {
+    log::error("queue_events_failed", {{"error", stmt.error().message}});
+    return out;
+  }
+  stmt->bind(1, filter.since);
+  if (!filter.tenant.empty()) {
+    stmt->bind(2, filter.tenant);
+  }
+  if (!filter.message_id.empty()) {
+    stmt->bind(3, filter.message_id);
+  }
+  stmt->bind(4, to_int64(filter.limit));
+  while (stmt->step() == SQLITE_ROW) {
+    const auto type = events::parse_delivery_event_type(stmt->column_text(2));
+    if (!type) {
+      continue;
+    }
+    out.push_back(events::DeliveryEvent{.id = stmt->column_int(0),
+                                        .time = stmt->column_int(1),
+                                        .type = *type,
+                                        .tenant_id = stmt->column_text(3),
+                                        .message_id = stmt->column_text(4),
+                                        .recipient = stmt->column_text(5),
+                                        .detail = stmt->column_text(6),
+                                        .remote = stmt->column_text(7)});
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+std::vector<RecipientState> Spool::recipients(std::string_view id) const {
+  std::vector<RecipientState> out;
+  std::lock_guard lock(reader_mutex_);
+  auto stmt = reader_.prepare(
+      "SELECT idx, address, status, attempts, next_attempt_at, last_reply, remote, "
+      "first_failure_at, updated_at FROM recipients WHERE message_id = ?1 ORDER BY idx");
+  if (!stmt) {
+    return out;
+  }
+  stmt->bind(1, id);
+  while (stmt->step() == SQLITE_ROW) {
+    RecipientState r;
+    r.idx = static_cast<std::size_t>(stmt->column_int(0));
+    r.address = stmt->column_text(1);
+    r.status = parse_recipient_status(stmt->column_text(2)).value_or(RecipientStatus::queued);
+    r.attempts = static_cast<int>(stmt->column_int(3));
+    if (!stmt->column_is_null(4)) {
+      r.next_attempt_at = stmt->column_int(4);
+    }
+    r.last_reply = stmt->column_text(5);
+    r.remote = stmt->column_text(6);
+    if (!stmt->column_is_null(7)) {
+      r.first_failure_at = stmt->column_int(7);
+    }
+    if (!stmt->column_is_null(8)) {
+      r.updated_at = stmt->column_int(8);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 }  // namespace portcullis::relay::queue

@@ -7,6 +7,13 @@
 // writes everything pending in one transaction and one fsync, then completes
 // every waiter of that batch. Under load many sessions share one fsync.
 //
+// Delivery state: each recipient row moves queued -> deferred* -> delivered |
+// bounced | expired. Every change is one transaction together with its rows in
+// the events table; a message is deleted in the transaction that makes its
+// last recipient final. The committer and the synchronous writers share one
+// writer connection under a mutex (no SQLITE_BUSY between them); readers use
+// a second connection and see committed snapshots (WAL).
+//
 // Untrusted input: envelope fields and message data from SMTP clients, stored
 // byte-exact through bound parameters and never interpreted here.
 
@@ -22,6 +29,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,10 +37,19 @@
 #include <thread>
 #include <vector>
 
+#include "gateway/core/events/delivery_event.hpp"
+#include "gateway/core/result.hpp"
 #include "relay/queue/message.hpp"
 #include "relay/queue/sqlite_db.hpp"
 
 namespace portcullis::relay::queue {
+
+// What record_outcomes wrote: the events (with their ids), for the caller to
+// publish, and whether the message left the queue.
+struct RecordedOutcomes {
+  bool removed = false;
+  std::vector<events::DeliveryEvent> events;
+};
 
 class Spool {
  public:
@@ -82,6 +99,55 @@ class Spool {
   int schema_version() const;
   std::filesystem::path path() const { return path_; }
 
+  // ---- delivery state (thread-safe, synchronous; small transactions) ----
+
+  // Start-up wiring, before any commit. The bus receives the events no other
+  // component sees being written: accepted (after each group commit, on the
+  // committer thread) and deleted (remove()). wakeup is called after new
+  // messages were committed and after retry_now(), from the thread that did it.
+  void set_event_bus(const events::EventBus* bus);
+  void set_wakeup(std::function<void()> wakeup);
+
+  // Messages with recipients queued|deferred and next_attempt_at <= now (NULL
+  // counts as due), oldest message first, at most `limit` messages, skipping
+  // those for which skip(id) is true (the caller's in-flight set).
+  std::vector<DueMessage> due(std::int64_t now_unix,
+                              std::size_t limit,
+                              const std::function<bool(std::string_view)>& skip = {}) const;
+  // The message bytes; nullopt when it is no longer queued.
+  std::optional<std::string> data(std::string_view id) const;
+  // Earliest next_attempt_at among pending recipients (skip as in due());
+  // nullopt when nothing is pending.
+  std::optional<std::int64_t> next_due(
+      const std::function<bool(std::string_view)>& skip = {}) const;
+
+  // One transaction: each outcome updates its recipient (status, attempts+1,
+  // next_attempt_at, last_reply, remote, first_failure_at on the first
+  // deferral), one event per outcome is written (type from the status, tenant
+  // from the envelope, detail = reply), `enqueue` messages (e.g. the DSN) are
+  // inserted with their accepted events, and the message is deleted when no
+  // recipient is pending any more. now = 0 means the system clock.
+  // Errors (nothing written): no such message, an idx that does not exist or
+  // is already final, a queued status, a database error. The caller publishes
+  // result.events; the accepted events of `enqueue` go to the spool's bus.
+  Result<RecordedOutcomes> record_outcomes(std::string_view id,
+                                           const Envelope& envelope,
+                                           const std::vector<RecipientOutcome>& outcomes,
+                                           std::int64_t now = 0,
+                                           std::vector<Message> enqueue = {});
+
+  // Makes the pending recipients due at once (next_attempt_at = 0) and calls
+  // the wakeup. false: no such message.
+  Result<bool> retry_now(std::string_view id);
+  // Operator delete: a 'deleted' event per pending recipient, then the message
+  // is gone, in one transaction; the events go to the bus. false: no such message.
+  Result<bool> remove(std::string_view id, std::int64_t now = 0);
+
+  // Stored events matching the filter: the most recent `limit`, oldest first.
+  std::vector<events::DeliveryEvent> events(const events::EventFilter& filter) const;
+  // Every recipient row of a message in envelope order; empty when not queued.
+  std::vector<RecipientState> recipients(std::string_view id) const;
+
  private:
   struct Pending {
     Message message;
@@ -95,11 +161,18 @@ class Spool {
   void run();
   boost::system::error_code write_batch(const std::vector<Pending>& batch);
   static void complete(Pending& pending, boost::system::error_code ec);
+  void publish(const std::vector<events::DeliveryEvent>& written) const;
+  void wake() const;
 
   std::filesystem::path path_;
-  detail::Db writer_;  // used by the committer thread only
+  std::mutex writer_mutex_;  // the committer and the synchronous writers
+  detail::Db writer_;
   mutable std::mutex reader_mutex_;
   mutable detail::Db reader_;
+
+  mutable std::mutex hooks_mutex_;
+  const events::EventBus* bus_ = nullptr;
+  std::function<void()> wakeup_;
 
   std::mutex mutex_;
   std::condition_variable wake_;

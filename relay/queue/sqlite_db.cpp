@@ -110,4 +110,8 @@ std::int64_t Statement::column_int(int index) const {
   return sqlite3_column_int64(stmt_, index);
 }
 
+bool Statement::column_is_null(int index) const {
+  return sqlite3_column_type(stmt_, index) == SQLITE_NULL;
+}
+
 }  // namespace portcullis::relay::queue::detail

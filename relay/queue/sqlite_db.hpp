@@ -59,6 +59,7 @@ class Statement {
 
   std::string column_text(int index) const;
   std::int64_t column_int(int index) const;
+  bool column_is_null(int index) const;
 
  private:
   friend class Db;

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <optional>
+#include <tuple>
 
 #include "gateway/core/log/log.hpp"
 #include "relay/auth/auth_limiter.hpp"
 #include "relay/auth/credential_verifier.hpp"
+#include "relay/dkim/signer.hpp"
 #include "relay/queue/spool.hpp"
 #include "relay/smtp/bdat_reader.hpp"
 #include "relay/smtp/data_reader.hpp"
@@ -121,9 +123,15 @@ void Connection::arm_idle_deadline() {
 awaitable<bool> Connection::fill() {
   std::array<char, kReadChunk> buffer;
   arm_idle_deadline();
-  auto [ec, n] =
-      tls_ ? co_await stream_.async_read_some(asio::buffer(buffer), asio_nothrow)
-           : co_await stream_.next_layer().async_read_some(asio::buffer(buffer), asio_nothrow);
+  // Plain if/else: GCC 12 mishandles co_await inside a conditional expression.
+  boost::system::error_code ec;
+  std::size_t n = 0;
+  if (tls_) {
+    std::tie(ec, n) = co_await stream_.async_read_some(asio::buffer(buffer), asio_nothrow);
+  } else {
+    std::tie(ec, n) =
+        co_await stream_.next_layer().async_read_some(asio::buffer(buffer), asio_nothrow);
+  }
   if (ec) {
     if (ec != asio::error::eof && ec != asio::ssl::error::stream_truncated && !timed_out_) {
       log::debug("smtp_read_failed", {{"session", origin_.id}, {"error", ec.message()}});
@@ -139,9 +147,14 @@ awaitable<bool> Connection::flush() {
     co_return true;
   }
   arm_idle_deadline();
-  auto [ec, n] =
-      tls_ ? co_await asio::async_write(stream_, asio::buffer(out_), asio_nothrow)
-           : co_await asio::async_write(stream_.next_layer(), asio::buffer(out_), asio_nothrow);
+  boost::system::error_code ec;
+  if (tls_) {
+    std::tie(ec, std::ignore) =
+        co_await asio::async_write(stream_, asio::buffer(out_), asio_nothrow);
+  } else {
+    std::tie(ec, std::ignore) =
+        co_await asio::async_write(stream_.next_layer(), asio::buffer(out_), asio_nothrow);
+  }
   out_.clear();
   co_return !ec;
 }
@@ -314,6 +327,14 @@ awaitable<std::optional<std::string>> Connection::commit() {
   info.message_id = message.id;
   message.data = finalize_message(message_, info);
   message_.clear();
+  // Signed once, before queueing: the signature covers our own trace headers,
+  // is durable with the message, and every retry sends the same bytes.
+  if (services_.dkim != nullptr) {
+    if (auto signature =
+            services_.dkim->snapshot()->sign(message.data, e.tenant_id, e.received_at)) {
+      message.data.insert(0, *signature);
+    }
+  }
   const std::size_t size = message.data.size();
   const std::size_t recipients = t.recipients.size();
   const std::string id = message.id;
@@ -334,9 +355,6 @@ awaitable<std::optional<std::string>> Connection::commit() {
                                {"from", from},
                                {"rcpts", recipients},
                                {"size", size}});
-  if (services_.on_queued) {
-    services_.on_queued();
-  }
   co_return id;
 }
 
@@ -467,7 +485,10 @@ awaitable<void> Connection::run() {
   while (open) {
     const LineStatus status = next_line(line);
     if (status == LineStatus::need_more) {
-      open = co_await flush() && co_await fill();
+      open = co_await flush();
+      if (open) {
+        open = co_await fill();
+      }
       continue;
     }
     Step step =

@@ -8,7 +8,6 @@
 // relay's I/O thread; slow work (argon2id, fsync) happens on other threads.
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 
@@ -20,6 +19,9 @@
 
 namespace portcullis::relay::queue {
 class Spool;
+}
+namespace portcullis::relay::dkim {
+class SignerRegistry;
 }
 namespace portcullis::relay::auth {
 class AuthLimiter;
@@ -37,8 +39,8 @@ struct SessionServices {
   auth::CredentialVerifier& verifier;
   auth::AuthLimiter& auth_limiter;
   const Clock& clock;
-  // Called after a message is durable, e.g. to wake the delivery engine.
-  std::function<void()> on_queued = {};
+  // Signs accepted mail with the tenant's DKIM key for its From domain; may be null.
+  const dkim::SignerRegistry* dkim = nullptr;
 };
 
 struct SessionOrigin {

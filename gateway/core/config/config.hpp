@@ -90,6 +90,13 @@ std::optional<TlsPolicyKind> parse_tls_policy_kind(std::string_view text);
 struct TlsPolicy {
   std::string domain;
   TlsPolicyKind policy = TlsPolicyKind::opportunistic;
+  std::filesystem::path ca_file;  // verify only: trust this CA bundle; empty = the system store
+};
+
+// A dedicated outbound source address for one tenant; overrides its plan's dedicated_ip.
+struct TenantSourceAddress {
+  std::string tenant;
+  std::string address;  // IP literal
 };
 
 struct DeliveryConfig {
@@ -102,6 +109,14 @@ struct DeliveryConfig {
   bool delay_notices = false;
   std::vector<Route> routes;
   std::vector<TlsPolicy> tls_policies;
+  // IP literal to bind outbound connections to; "" = the kernel's choice.
+  std::string source_address;
+  std::vector<TenantSourceAddress> tenant_source_addresses;
+  seconds connect_timeout{30};
+  seconds command_timeout{5 * 60};  // RFC 5321 4.5.3.2: MAIL, RCPT and the other commands
+  seconds data_timeout{10 * 60};    // RFC 5321 4.5.3.2.6: the reply to the final "."
+  seconds queue_scan_interval{10};
+  double retry_jitter = 0.1;  // each retry delay is scaled by a random factor in [1-j, 1+j]
 };
 
 struct FirewallConfig {
@@ -110,6 +125,11 @@ struct FirewallConfig {
   std::string default_mode = "block";  // block|redirect|exempt
   bool reject_with_reset = false;
   std::uint16_t nflog_group = 25;
+  // Egress monitor: also capture SYNs to port 25 on this tenant-facing
+  // interface ("" = only the nflog group of blocked attempts).
+  std::string monitor_interface;
+  std::size_t monitor_max_hosts = 65536;  // hosts tracked; least recently seen evicted
+  seconds monitor_window{10 * 60};        // sliding window of the per-host counts
 };
 
 struct Plan {

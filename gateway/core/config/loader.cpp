@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <regex>
@@ -387,10 +388,80 @@ void parse_tls_policies(Diagnostics& d, const Value& v, std::vector<TlsPolicy>& 
     if (auto value = r.require("policy")) {
       kind = detail::read_word(d, *value, {"opportunistic", "require", "verify"});
     }
+    std::filesystem::path ca_file;
+    if (auto value = r.find("ca_file")) {
+      auto s = detail::read_string(d, *value);
+      if (s && !s->empty()) {
+        existing_file(d, *value, ca_file);
+      }
+      if (!ca_file.empty() && kind && *kind != "verify") {
+        d.error(value->line, value->path,
+                "only applies to policy verify (this policy is " + *kind + ")");
+      }
+    }
     r.finish();
     if (name && kind) {
-      out.push_back(TlsPolicy{*name, *parse_tls_policy_kind(*kind)});
+      out.push_back(TlsPolicy{*name, *parse_tls_policy_kind(*kind), ca_file});
     }
+  }
+}
+
+void parse_tenant_source_addresses(Diagnostics& d,
+                                   const Value& v,
+                                   std::vector<TenantSourceAddress>& out) {
+  SeenValues tenants;
+  for (const auto& item : detail::read_list(d, v)) {
+    MapReader r(d, item);
+    TenantSourceAddress entry;
+    bool ok = true;
+    if (auto tenant = r.require("tenant")) {
+      auto s = detail::read_string(d, *tenant);
+      if (s && !matches(*s, "[a-z0-9][a-z0-9_-]{0,62}")) {
+        d.error(tenant->line, tenant->path,
+                quote_value(*s) + " is not a tenant id (lower-case letters, digits, '_', '-')");
+        ok = false;
+      } else if (s && tenants.first(d, *tenant, *s)) {
+        entry.tenant = *s;
+      } else {
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    if (auto address = r.require("address")) {
+      auto s = detail::read_string(d, *address);
+      if (s && !is_ip_address(*s)) {
+        d.error(address->line, address->path, quote_value(*s) + " is not an IP address");
+        ok = false;
+      } else if (s) {
+        entry.address = *s;
+      } else {
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    r.finish();
+    if (ok) {
+      out.push_back(std::move(entry));
+    }
+  }
+}
+
+// A fraction between 0 and 1 ("0.1", "0", "1").
+void fraction(Diagnostics& d, const Value& v, double& out) {
+  auto s = detail::read_string(d, v);
+  if (!s) {
+    return;
+  }
+  double value = 0;
+  auto [ptr, ec] = std::from_chars(s->data(), s->data() + s->size(), value);
+  if (s->empty() || ec != std::errc{} || ptr != s->data() + s->size()) {
+    d.error(v.line, v.path, "expected a number between 0 and 1, got " + quote_value(*s));
+  } else if (!(value >= 0.0 && value <= 1.0)) {
+    d.error(v.line, v.path, "must be between 0 and 1, got " + *s);
+  } else {
+    out = value;
   }
 }
 
@@ -408,6 +479,18 @@ void parse_delivery(Diagnostics& d, const Value& v, DeliveryConfig& out) {
   r.boolean("delay_notices", out.delay_notices);
   parse_routes(d, r.section("routes"), out.routes);
   parse_tls_policies(d, r.section("tls_policies"), out.tls_policies);
+  if (auto source = r.find("source_address")) {
+    optional_ip(d, *source, out.source_address);
+  }
+  parse_tenant_source_addresses(d, r.section("tenant_source_addresses"),
+                                out.tenant_source_addresses);
+  r.duration("connect_timeout", out.connect_timeout, seconds{1}, 10 * kMinute);
+  r.duration("command_timeout", out.command_timeout, seconds{1}, kHour);
+  r.duration("data_timeout", out.data_timeout, seconds{1}, kHour);
+  r.duration("queue_scan_interval", out.queue_scan_interval, seconds{1}, kHour);
+  if (auto jitter = r.find("retry_jitter")) {
+    fraction(d, *jitter, out.retry_jitter);
+  }
   if (out.max_per_destination > out.max_concurrency) {
     auto at = r.section("max_per_destination");
     d.error(at.line, at.path,
@@ -440,6 +523,18 @@ void parse_firewall(Diagnostics& d, const Value& v, FirewallConfig& out) {
   }
   r.boolean("reject_with_reset", out.reject_with_reset);
   r.number("nflog_group", out.nflog_group, 0, 65535);
+  if (auto iface = r.find("monitor_interface")) {
+    auto s = detail::read_string(d, *iface);
+    // IFNAMSIZ is 16 with the terminator; '/' and whitespace are never valid.
+    if (s && !s->empty() && !matches(*s, "[A-Za-z0-9_.:@-]{1,15}")) {
+      d.error(iface->line, iface->path,
+              quote_value(*s) + " is not a valid interface name (at most 15 characters)");
+    } else if (s) {
+      out.monitor_interface = *s;
+    }
+  }
+  r.number("monitor_max_hosts", out.monitor_max_hosts, 16, 10 * kMillion);
+  r.duration("monitor_window", out.monitor_window, kMinute, kDay);
   r.finish();
 }
 

@@ -9,6 +9,10 @@
 #include <utility>
 
 #include "gateway/core/config/config.hpp"
+#include "gateway/core/control/api_dkim.hpp"
+#include "gateway/core/control/api_firewall.hpp"
+#include "gateway/core/control/api_monitor.hpp"
+#include "gateway/core/control/api_queue_events.hpp"
 #include "gateway/core/log/log.hpp"
 #include "gateway/core/net/prefix.hpp"
 #include "gateway/core/store/store.hpp"
@@ -60,7 +64,9 @@ json::object summary_json(const QueuedMessageSummary& m) {
           {"mail_from", m.mail_from},
           {"recipients", static_cast<std::uint64_t>(m.recipients)},
           {"size", m.size},
-          {"received_at", m.received_at}};
+          {"received_at", m.received_at},
+          {"pending", static_cast<std::uint64_t>(m.pending)},
+          {"next_attempt_at", m.next_attempt_at}};
 }
 
 json::object detail_json(const QueuedMessageDetail& m) {
@@ -81,7 +87,8 @@ json::object detail_json(const QueuedMessageDetail& m) {
           {"smtputf8", m.smtputf8},
           {"received_at", m.received_at},
           {"headers", m.headers},
-          {"size", m.size}};
+          {"size", m.size},
+          {"recipient_states", recipient_states_json(m.recipient_states)}};
 }
 
 // ---- request bodies ----
@@ -440,6 +447,10 @@ void register_api(Router& router, ApiContext& context) {
   router.add("DELETE", "/v1/credentials/{username}", bind(revoke_credential));
   router.add("GET", "/v1/queue", bind(list_queue));
   router.add("GET", "/v1/queue/{id}", bind(get_queued));
+  register_monitor_routes(router, context.monitor);
+  register_dkim_routes(router, context);
+  register_firewall_routes(router, context);
+  register_queue_event_routes(router, context);
 }
 
 }  // namespace portcullis::control

@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 
+#include "gateway/core/control/event_view.hpp"
 #include "gateway/core/control/queue_view.hpp"
 #include "gateway/core/control/router.hpp"
 
@@ -19,6 +20,10 @@ class Store;
 }
 namespace portcullis::tenants {
 class TenantRegistry;
+}
+namespace portcullis::firewall {
+class MonitorView;
+class Port25Policy;
 }
 
 namespace portcullis::control {
@@ -34,6 +39,15 @@ struct ApiContext {
   QueueView& queue;
   // Called after the registry was updated (firewall sync, policy refresh).
   std::function<void()> on_tenants_changed;
+  // The egress monitor for /v1/monitor/*; null = not running (503).
+  firewall::MonitorView* monitor = nullptr;
+  // Called after a DKIM key was added or removed (the daemon rebuilds the signer).
+  std::function<void()> on_dkim_keys_changed;
+  // The port-25 firewall for /v1/firewall/*; null = not available (503).
+  // Whether it may change the kernel is config.firewall.enabled.
+  firewall::Port25Policy* firewall = nullptr;
+  // The delivery event log for GET /v1/events; null = not available (503).
+  EventView* events = nullptr;
 };
 
 // The context must outlive the router's use.

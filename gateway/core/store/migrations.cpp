@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 );
 )sql";
 
-constexpr std::array<std::string_view, 2> kStateMigrations = {
+constexpr std::array<std::string_view, 4> kStateMigrations = {
     // 1: tenants, their subnets and their SMTP credentials.
     R"sql(
 CREATE TABLE tenants (
@@ -45,6 +45,34 @@ CREATE TABLE credentials (
     // 2: listing a tenant's credentials without a table scan.
     R"sql(
 CREATE INDEX credentials_by_tenant ON credentials (tenant_id, created_at);
+)sql",
+    // 3: DKIM signing keys per tenant and domain; several selectors allow rotation.
+    R"sql(
+CREATE TABLE dkim_keys (
+  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  domain TEXT NOT NULL,
+  selector TEXT NOT NULL,
+  algorithm TEXT NOT NULL CHECK (algorithm IN ('rsa-sha256', 'ed25519-sha256')),
+  private_key_pem TEXT NOT NULL,
+  public_key_b64 TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, domain, selector)
+);
+CREATE INDEX dkim_keys_by_domain ON dkim_keys (domain);
+)sql",
+    // 4: per-host port-25 overrides inside a tenant's subnets (the more specific
+    // prefix wins in the firewall). A prefix belongs to at most one override.
+    R"sql(
+CREATE TABLE port25_overrides (
+  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  network TEXT NOT NULL,
+  length INTEGER NOT NULL,
+  mode TEXT NOT NULL CHECK (mode IN ('block', 'redirect', 'exempt')),
+  reason TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (network, length)
+);
+CREATE INDEX port25_overrides_by_tenant ON port25_overrides (tenant_id);
 )sql",
 };
 

@@ -74,6 +74,47 @@ Result<bool> tenant_exists(Database& db, std::string_view id) {
   return query->bind(1, id).step();
 }
 
+constexpr std::string_view kOverrideColumns = "network, length, mode, reason, created_at";
+
+// A row of kOverrideColumns starting at `first_column`.
+Result<HostOverride> read_override_row(const Statement& row, int first_column) {
+  auto prefix = read_prefix(row, first_column);
+  if (!prefix) {
+    return prefix.error();
+  }
+  const auto mode = parse_port25_mode(row.column_text(first_column + 2));
+  if (!mode) {
+    return make_error("override " + prefix->to_string() + " has a corrupt mode in state.db");
+  }
+  return HostOverride{.prefix = *prefix,
+                      .mode = *mode,
+                      .reason = row.column_text(first_column + 3),
+                      .created_at = row.column_int64(first_column + 4)};
+}
+
+Result<void> load_overrides(Database& db, Tenant& tenant) {
+  auto query = db.prepare("SELECT " + std::string(kOverrideColumns) +
+                          " FROM port25_overrides WHERE tenant_id = ? ORDER BY network, length");
+  if (!query) {
+    return query.error();
+  }
+  query->bind(1, tenant.id);
+  while (true) {
+    auto next = query->step();
+    if (!next) {
+      return next.error();
+    }
+    if (!*next) {
+      return {};
+    }
+    auto host_override = read_override_row(*query, 0);
+    if (!host_override) {
+      return make_error("tenant '" + tenant.id + "': " + host_override.error().message);
+    }
+    tenant.host_overrides.push_back(std::move(*host_override));
+  }
+}
+
 Result<Tenant> load_tenant(Database& db, std::string_view id) {
   auto query = db.prepare("SELECT " + std::string(kTenantColumns) + " FROM tenants WHERE id = ?");
   if (!query) {
@@ -110,6 +151,9 @@ Result<Tenant> load_tenant(Database& db, std::string_view id) {
                         "' has a corrupt subnet in state.db: " + prefix.error().message);
     }
     tenant->subnets.push_back(*prefix);
+  }
+  if (auto loaded = load_overrides(db, *tenant); !loaded) {
+    return loaded.error();
   }
   return tenant;
 }
@@ -292,6 +336,21 @@ std::vector<Tenant> Store::list_tenants() const {
       tenants[owner->second].subnets.push_back(*prefix);
     }
   }
+  auto overrides = db.prepare("SELECT tenant_id, " + std::string(kOverrideColumns) +
+                              " FROM port25_overrides ORDER BY tenant_id, network, length");
+  if (!overrides) {
+    log::error("store_list_tenants_failed", {{"error", overrides.error().message}});
+    return tenants;
+  }
+  while (next_row(*overrides, "store_list_tenants_failed")) {
+    const auto owner = index.find(overrides->column_text(0));
+    auto host_override = read_override_row(*overrides, 1);
+    if (!host_override) {
+      log::error("store_corrupt_override", {{"error", host_override.error().message}});
+    } else if (owner != index.end()) {
+      tenants[owner->second].host_overrides.push_back(std::move(*host_override));
+    }
+  }
   return tenants;
 }
 
@@ -338,7 +397,7 @@ Result<Tenant> Store::update_tenant(const Tenant& tenant) {
 Result<void> Store::remove_tenant(std::string_view id) {
   std::lock_guard lock(mutex_);
   auto& db = *db_;
-  // Subnets and credentials go with it (ON DELETE CASCADE).
+  // Subnets, credentials and DKIM keys go with it (ON DELETE CASCADE).
   auto remove = db.prepare("DELETE FROM tenants WHERE id = ?");
   if (!remove) {
     return remove.error();
@@ -486,6 +545,221 @@ std::optional<CredentialSecret> Store::find_credential(std::string_view username
     return std::nullopt;
   }
   return CredentialSecret{query->column_text(0), query->column_text(1), query->column_text(2)};
+}
+
+// ---- DKIM keys ----
+
+namespace {
+
+constexpr std::string_view kDkimColumns =
+    "tenant_id, domain, selector, algorithm, private_key_pem, public_key_b64, created_at";
+
+DkimKey read_dkim_row(const Statement& row) {
+  return DkimKey{.tenant_id = row.column_text(0),
+                 .domain = row.column_text(1),
+                 .selector = row.column_text(2),
+                 .algorithm = row.column_text(3),
+                 .private_key_pem = row.column_text(4),
+                 .public_key = row.column_text(5),
+                 .created_at = row.column_int64(6)};
+}
+
+Error no_dkim_key(std::string_view tenant_id, std::string_view domain) {
+  return make_error("tenant '" + std::string(tenant_id) + "' has no DKIM key for '" +
+                    std::string(domain) + "'");
+}
+
+}  // namespace
+
+Result<DkimKey> Store::add_dkim_key(DkimKey key) {
+  if (auto valid = normalize_dkim_key(key); !valid) {
+    return valid.error();
+  }
+  key.created_at = unix_now();
+  std::lock_guard lock(mutex_);
+  auto& db = *db_;
+  return db.transaction([&]() -> Result<DkimKey> {
+    auto exists = tenant_exists(db, key.tenant_id);
+    if (!exists) {
+      return exists.error();
+    }
+    if (!*exists) {
+      return no_tenant(key.tenant_id);
+    }
+    auto owner = db.prepare("SELECT tenant_id FROM dkim_keys WHERE domain = ? AND tenant_id != ?");
+    if (!owner) {
+      return owner.error();
+    }
+    auto other = owner->bind(1, key.domain).bind(2, key.tenant_id).step();
+    if (!other) {
+      return other.error();
+    }
+    if (*other) {
+      return make_error("domain '" + key.domain + "' already has DKIM keys of tenant '" +
+                        owner->column_text(0) + "'");
+    }
+    auto taken =
+        db.prepare("SELECT 1 FROM dkim_keys WHERE tenant_id = ? AND domain = ? AND selector = ?");
+    if (!taken) {
+      return taken.error();
+    }
+    auto row = taken->bind(1, key.tenant_id).bind(2, key.domain).bind(3, key.selector).step();
+    if (!row) {
+      return row.error();
+    }
+    if (*row) {
+      return make_error("tenant '" + key.tenant_id + "' already has a DKIM key for '" + key.domain +
+                        "' with selector '" + key.selector + "'");
+    }
+    auto insert = db.prepare("INSERT INTO dkim_keys (" + std::string(kDkimColumns) +
+                             ") VALUES (?, ?, ?, ?, ?, ?, ?)");
+    if (!insert) {
+      return insert.error();
+    }
+    insert->bind(1, key.tenant_id)
+        .bind(2, key.domain)
+        .bind(3, key.selector)
+        .bind(4, key.algorithm)
+        .bind(5, key.private_key_pem)
+        .bind(6, key.public_key)
+        .bind(7, key.created_at);
+    if (auto ran = insert->run(); !ran) {
+      return ran.error();
+    }
+    return key;
+  });
+}
+
+std::vector<DkimKey> Store::list_dkim_keys(std::string_view tenant_id) const {
+  std::lock_guard lock(mutex_);
+  std::vector<DkimKey> keys;
+  auto query = db_->prepare("SELECT " + std::string(kDkimColumns) +
+                            " FROM dkim_keys WHERE ?1 = '' OR tenant_id = ?1"
+                            " ORDER BY tenant_id, domain, created_at, rowid");
+  if (!query) {
+    log::error("store_list_dkim_keys_failed", {{"error", query.error().message}});
+    return keys;
+  }
+  query->bind(1, tenant_id);
+  while (next_row(*query, "store_list_dkim_keys_failed")) {
+    keys.push_back(read_dkim_row(*query));
+  }
+  return keys;
+}
+
+Result<DkimKey> Store::get_dkim_key(std::string_view tenant_id, std::string_view domain) const {
+  auto normalized = normalize_domain(domain);
+  if (!normalized) {
+    return no_dkim_key(tenant_id, domain);
+  }
+  std::lock_guard lock(mutex_);
+  auto query = db_->prepare("SELECT " + std::string(kDkimColumns) +
+                            " FROM dkim_keys WHERE tenant_id = ? AND domain = ?"
+                            " ORDER BY created_at DESC, rowid DESC LIMIT 1");
+  if (!query) {
+    return query.error();
+  }
+  auto row = query->bind(1, tenant_id).bind(2, *normalized).step();
+  if (!row) {
+    return row.error();
+  }
+  if (!*row) {
+    return no_dkim_key(tenant_id, domain);
+  }
+  return read_dkim_row(*query);
+}
+
+Result<void> Store::remove_dkim_key(std::string_view tenant_id,
+                                    std::string_view domain,
+                                    std::string_view selector) {
+  const auto normalized_domain = normalize_domain(domain);
+  const auto normalized_selector = normalize_selector(selector);
+  const auto missing =
+      make_error("tenant '" + std::string(tenant_id) + "' has no DKIM key for '" +
+                 std::string(domain) + "' with selector '" + std::string(selector) + "'");
+  if (!normalized_domain || !normalized_selector) {
+    return missing;
+  }
+  std::lock_guard lock(mutex_);
+  auto& db = *db_;
+  auto remove =
+      db.prepare("DELETE FROM dkim_keys WHERE tenant_id = ? AND domain = ? AND selector = ?");
+  if (!remove) {
+    return remove.error();
+  }
+  if (auto ran = remove->bind(1, tenant_id)
+                     .bind(2, *normalized_domain)
+                     .bind(3, *normalized_selector)
+                     .run();
+      !ran) {
+    return ran;
+  }
+  if (db.changes() == 0) {
+    return missing;
+  }
+  return {};
+}
+
+// ---- port-25 host overrides ----
+
+Result<HostOverride> Store::set_host_override(std::string_view tenant_id,
+                                              HostOverride host_override) {
+  if (!is_valid_tenant_id(tenant_id)) {
+    return no_tenant(tenant_id);
+  }
+  host_override.created_at = unix_now();
+  std::lock_guard lock(mutex_);
+  auto& db = *db_;
+  return db.transaction([&]() -> Result<HostOverride> {
+    auto tenant = load_tenant(db, tenant_id);
+    if (!tenant) {
+      return tenant.error();
+    }
+    if (auto valid = validate_host_override(*tenant, host_override); !valid) {
+      return valid.error();
+    }
+    auto upsert = db.prepare(
+        "INSERT INTO port25_overrides (tenant_id, network, length, mode, reason, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (network, length) DO UPDATE SET "
+        "mode = excluded.mode, reason = excluded.reason, created_at = excluded.created_at "
+        "WHERE tenant_id = excluded.tenant_id");
+    if (!upsert) {
+      return upsert.error();
+    }
+    upsert->bind(1, tenant_id)
+        .bind(2, host_override.prefix.network.to_string())
+        .bind(3, host_override.prefix.length)
+        .bind(4, to_string(host_override.mode))
+        .bind(5, host_override.reason)
+        .bind(6, host_override.created_at);
+    if (auto ran = upsert->run(); !ran) {
+      return ran.error();
+    }
+    if (db.changes() == 0) {  // the prefix is another tenant's override (cannot happen: subnets are disjoint)
+      return make_error(host_override.prefix.to_string() + " is overridden by another tenant");
+    }
+    return host_override;
+  });
+}
+
+Result<void> Store::remove_host_override(std::string_view tenant_id, const net::Prefix& prefix) {
+  std::lock_guard lock(mutex_);
+  auto& db = *db_;
+  auto remove = db.prepare(
+      "DELETE FROM port25_overrides WHERE tenant_id = ? AND network = ? AND length = ?");
+  if (!remove) {
+    return remove.error();
+  }
+  if (auto ran =
+          remove->bind(1, tenant_id).bind(2, prefix.network.to_string()).bind(3, prefix.length).run();
+      !ran) {
+    return ran;
+  }
+  if (db.changes() == 0) {
+    return make_error("tenant '" + std::string(tenant_id) + "' has no override for " +
+                      prefix.to_string());
+  }
+  return {};
 }
 
 }  // namespace portcullis::store

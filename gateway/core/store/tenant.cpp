@@ -125,4 +125,17 @@ Result<void> validate_credential_description(std::string_view description) {
   return check_text("credential description", description, kMaxDescription);
 }
 
+Result<void> validate_host_override(const Tenant& tenant, const HostOverride& host_override) {
+  if (auto ok = check_text("override reason", host_override.reason, kMaxStatusReason); !ok) {
+    return ok;
+  }
+  const auto& prefix = host_override.prefix;
+  for (const auto& subnet : tenant.subnets) {
+    if (subnet.overlaps(prefix) && subnet.length <= prefix.length) {
+      return {};
+    }
+  }
+  return make_error(prefix.to_string() + " is not inside a subnet of tenant '" + tenant.id + "'");
+}
+
 }  // namespace portcullis::store

@@ -22,6 +22,15 @@ std::optional<Port25Mode> parse_port25_mode(std::string_view text);
 std::string_view to_string(TenantStatus status);
 std::optional<TenantStatus> parse_tenant_status(std::string_view text);
 
+// A host (/32, /128) or smaller network inside one of its tenant's subnets
+// with its own port-25 mode: the more specific prefix wins in the firewall.
+struct HostOverride {
+  net::Prefix prefix;
+  Port25Mode mode = Port25Mode::block;
+  std::string reason;
+  std::int64_t created_at = 0;
+};
+
 struct Tenant {
   std::string id;
   std::string plan;
@@ -31,6 +40,10 @@ struct Tenant {
   TenantStatus status = TenantStatus::active;
   std::string status_reason;
   std::int64_t created_at = 0;
+  // Loaded by the store; written only through Store::set_host_override() and
+  // remove_host_override() (add_tenant/update_tenant leave them alone). One
+  // that no longer lies inside a subnet is ignored by the firewall.
+  std::vector<HostOverride> host_overrides;
 };
 
 struct Credential {
@@ -61,5 +74,9 @@ bool is_valid_tenant_id(std::string_view id);
 Result<void> validate_tenant(const Tenant& tenant);
 
 Result<void> validate_credential_description(std::string_view description);
+
+// The override's reason text, and that its prefix lies inside one of the
+// tenant's subnets (so an override can never reach another tenant's hosts).
+Result<void> validate_host_override(const Tenant& tenant, const HostOverride& host_override);
 
 }  // namespace portcullis::store

@@ -93,8 +93,17 @@ delivery:
     - domain: "*"
       host: smarthost.example.net
   tls_policies:
-    - {domain: example.org, policy: verify}
+    - {domain: example.org, policy: verify, ca_file: CERT}
     - {domain: example.net, policy: require}
+  source_address: "198.18.0.7"
+  tenant_source_addresses:
+    - {tenant: acme, address: "198.18.0.8"}
+    - {tenant: beta-2, address: "fd00::8"}
+  connect_timeout: 20s
+  command_timeout: 2m
+  data_timeout: 15m
+  queue_scan_interval: 5s
+  retry_jitter: 0.25
 firewall:
   enabled: true
   table: pc_test
@@ -171,7 +180,20 @@ TEST(ConfigLoader, FullConfigRoundTrips) {
   ASSERT_EQ(d.tls_policies.size(), 2u);
   EXPECT_EQ(d.tls_policies[0].domain, "example.org");
   EXPECT_EQ(d.tls_policies[0].policy, TlsPolicyKind::verify);
+  EXPECT_EQ(d.tls_policies[0].ca_file, files.cert());
   EXPECT_EQ(d.tls_policies[1].policy, TlsPolicyKind::require);
+  EXPECT_TRUE(d.tls_policies[1].ca_file.empty());
+  EXPECT_EQ(d.source_address, "198.18.0.7");
+  ASSERT_EQ(d.tenant_source_addresses.size(), 2u);
+  EXPECT_EQ(d.tenant_source_addresses[0].tenant, "acme");
+  EXPECT_EQ(d.tenant_source_addresses[0].address, "198.18.0.8");
+  EXPECT_EQ(d.tenant_source_addresses[1].tenant, "beta-2");
+  EXPECT_EQ(d.tenant_source_addresses[1].address, "fd00::8");
+  EXPECT_EQ(d.connect_timeout, seconds(20));
+  EXPECT_EQ(d.command_timeout, seconds(120));
+  EXPECT_EQ(d.data_timeout, seconds(900));
+  EXPECT_EQ(d.queue_scan_interval, seconds(5));
+  EXPECT_DOUBLE_EQ(d.retry_jitter, 0.25);
 
   EXPECT_TRUE(c.firewall.enabled);
   EXPECT_EQ(c.firewall.table, "pc_test");
@@ -216,6 +238,13 @@ TEST(ConfigLoader, DefaultsApply) {
   EXPECT_FALSE(c.delivery.resolver.has_value());
   EXPECT_EQ(c.delivery.max_age, seconds(5 * 86400));
   EXPECT_EQ(c.delivery.retry_schedule.size(), 5u);
+  EXPECT_TRUE(c.delivery.source_address.empty());
+  EXPECT_TRUE(c.delivery.tenant_source_addresses.empty());
+  EXPECT_EQ(c.delivery.connect_timeout, seconds(30));
+  EXPECT_EQ(c.delivery.command_timeout, seconds(300));
+  EXPECT_EQ(c.delivery.data_timeout, seconds(600));
+  EXPECT_EQ(c.delivery.queue_scan_interval, seconds(10));
+  EXPECT_DOUBLE_EQ(c.delivery.retry_jitter, 0.1);
   EXPECT_EQ(c.firewall.table, "portcullis");
   EXPECT_EQ(c.firewall.default_mode, "block");
   EXPECT_EQ(c.firewall.nflog_group, 25);
@@ -363,6 +392,40 @@ TEST(ConfigLoader, BrokenSnippetsReportExactErrors) {
                  "    - {domain: a.example, policy: require}\n"),
        "t.yaml:8: delivery.tls_policies[1].domain: 'a.example' is already used by "
        "delivery.tls_policies[0].domain"},
+      {with_head("delivery:\n  tls_policies:\n    - {domain: a.example, policy: verify, "
+                 "ca_file: /nonexistent/ca.pem}\n"),
+       "t.yaml:7: delivery.tls_policies[0].ca_file: '/nonexistent/ca.pem' is not a readable file"},
+      {with_head("delivery:\n  tls_policies:\n    - {domain: a.example, policy: verify, "
+                 "ca_file: ca.pem}\n"),
+       "t.yaml:7: delivery.tls_policies[0].ca_file: must be an absolute path, got 'ca.pem'"},
+      {with_head("delivery:\n  tls_policies:\n    - {domain: a.example, policy: require, "
+                 "ca_file: /etc/hostname}\n"),
+       "t.yaml:7: delivery.tls_policies[0].ca_file: only applies to policy verify (this policy "
+       "is require)"},
+      {with_head("delivery:\n  source_address: 198.18.0\n"),
+       "t.yaml:6: delivery.source_address: '198.18.0' is not an IP address"},
+      {with_head("delivery:\n  tenant_source_addresses:\n    - {tenant: acme}\n"),
+       "t.yaml:7: delivery.tenant_source_addresses[0].address: required key is missing"},
+      {with_head("delivery:\n  tenant_source_addresses:\n    - {tenant: Acme, address: "
+                 "198.18.0.8}\n"),
+       "t.yaml:7: delivery.tenant_source_addresses[0].tenant: 'Acme' is not a tenant id "
+       "(lower-case letters, digits, '_', '-')"},
+      {with_head("delivery:\n  tenant_source_addresses:\n    - {tenant: acme, address: "
+                 "mx.example}\n"),
+       "t.yaml:7: delivery.tenant_source_addresses[0].address: 'mx.example' is not an IP "
+       "address"},
+      {with_head("delivery:\n  tenant_source_addresses:\n    - {tenant: acme, address: "
+                 "198.18.0.8}\n    - {tenant: acme, address: 198.18.0.9}\n"),
+       "t.yaml:8: delivery.tenant_source_addresses[1].tenant: 'acme' is already used by "
+       "delivery.tenant_source_addresses[0].tenant"},
+      {with_head("delivery:\n  connect_timeout: 0s\n"),
+       "t.yaml:6: delivery.connect_timeout: must be between 1s and 10m, got 0s"},
+      {with_head("delivery:\n  data_timeout: 2h\n"),
+       "t.yaml:6: delivery.data_timeout: must be between 1s and 1h, got 2h"},
+      {with_head("delivery:\n  retry_jitter: 1.5\n"),
+       "t.yaml:6: delivery.retry_jitter: must be between 0 and 1, got 1.5"},
+      {with_head("delivery:\n  retry_jitter: lots\n"),
+       "t.yaml:6: delivery.retry_jitter: expected a number between 0 and 1, got 'lots'"},
       {with_head("firewall:\n  default_mode: drop\n"),
        "t.yaml:6: firewall.default_mode: unknown value 'drop' (expected block, redirect or "
        "exempt)"},

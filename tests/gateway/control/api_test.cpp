@@ -43,6 +43,10 @@ class FakeQueueView : public QueueView {
     return std::nullopt;
   }
   std::size_t size() const override { return messages.size(); }
+  Result<bool> retry(std::string_view id) override { return get(id).has_value(); }
+  Result<bool> remove(std::string_view id) override {
+    return std::erase_if(messages, [&](const auto& m) { return m.id == id; }) > 0;
+  }
 
   std::vector<QueuedMessageDetail> messages;
 };

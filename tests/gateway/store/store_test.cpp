@@ -373,7 +373,7 @@ TEST_F(StoreTest, UpgradesADatabaseAtVersionOne) {
         "created_at, updated_at) VALUES ('old', 'standard', 'block', '', 'active', '', 5, 5)"));
   }
   store_ = Store::open(state_dir_);
-  EXPECT_EQ(store_->schema_version(), 2);
+  EXPECT_EQ(store_->schema_version(), static_cast<int>(state_migrations().size()));
   const auto old = store_->get_tenant("old");
   ASSERT_TRUE(old.has_value());
   EXPECT_EQ(old->created_at, 5);

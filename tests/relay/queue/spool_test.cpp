@@ -10,11 +10,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <filesystem>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
 
 #include "gateway/core/asio.hpp"
+#include "gateway/core/events/delivery_event.hpp"
 #include "gtest/gtest.h"
 
 namespace portcullis::relay::queue {
@@ -95,7 +97,7 @@ TEST(SpoolTest, CommitThenReopenIsByteExact) {
     EXPECT_EQ(spool->batches(), 1u);
   }
   auto spool = Spool::open(dir.path());
-  EXPECT_EQ(spool->schema_version(), 1);
+  EXPECT_EQ(spool->schema_version(), 2);
   ASSERT_EQ(spool->size(), 1u);
   auto got = spool->get(m.id);
   ASSERT_TRUE(got.has_value());
@@ -349,6 +351,399 @@ TEST(SpoolTest, RefusesNewerSchema) {
   ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   EXPECT_THROW(Spool::open(dir.path()), std::runtime_error);
+}
+
+// ---- delivery state ----
+
+std::vector<events::DeliveryEvent> events_of(const Spool& spool, const std::string& id) {
+  return spool.events({.tenant = "", .since = 0, .message_id = id, .limit = 1000});
+}
+
+std::vector<std::string> types_of(const std::vector<events::DeliveryEvent>& list) {
+  std::vector<std::string> out;
+  for (const auto& e : list) {
+    out.emplace_back(events::to_string(e.type));
+  }
+  return out;
+}
+
+TEST(SpoolDelivery, CommitWritesAcceptedEventsAndWakes) {
+  TempDir dir;
+  auto spool = Spool::open(dir.path());
+  events::EventBus bus;
+  std::vector<events::DeliveryEvent> seen;
+  std::mutex seen_mutex;
+  bus.subscribe([&](const events::DeliveryEvent& e) {
+    std::lock_guard lock(seen_mutex);
+    seen.push_back(e);
+  });
+  std::atomic<int> wakeups{0};
+  spool->set_event_bus(&bus);
+  spool->set_wakeup([&] { wakeups.fetch_add(1); });
+  asio::io_context io;
+  Message m = make_message("acc", 2);
+  ASSERT_FALSE(commit_on(io, *spool, m));
+  const auto stored = events_of(*spool, m.id);
+  ASSERT_EQ(stored.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_GT(stored[i].id, 0);
+    EXPECT_EQ(stored[i].type, events::DeliveryEventType::accepted);
+    EXPECT_EQ(stored[i].time, m.envelope.received_at);
+    EXPECT_EQ(stored[i].tenant_id, "tenant-acc");
+    EXPECT_EQ(stored[i].message_id, m.id);
+    EXPECT_EQ(stored[i].recipient, m.envelope.recipients[i]);
+    EXPECT_EQ(stored[i].detail, "submission as user-acc");
+    EXPECT_EQ(stored[i].remote, "198.18.1.10");
+  }
+  std::lock_guard lock(seen_mutex);
+  ASSERT_EQ(seen.size(), 2u);  // published after the commit, ids included
+  EXPECT_EQ(seen[0].id, stored[0].id);
+  EXPECT_EQ(seen[1].recipient, m.envelope.recipients[1]);
+  EXPECT_GE(wakeups.load(), 1);
+}
+
+TEST(SpoolDelivery, DueRecordAndRemovalOnlyWhenAllFinal) {
+  TempDir dir;
+  Message a = make_message("a", 3);
+  Message b = make_message("b", 1);
+  b.envelope.received_at += 10;
+  const std::int64_t t0 = a.envelope.received_at;
+  {
+    auto spool = Spool::open(dir.path());
+    asio::io_context io;
+    ASSERT_FALSE(commit_on(io, *spool, a));
+    ASSERT_FALSE(commit_on(io, *spool, b));
+    EXPECT_EQ(spool->next_due(), t0);
+
+    auto due = spool->due(t0, 10);
+    ASSERT_EQ(due.size(), 1u);  // b is not due before its received_at
+    EXPECT_EQ(due[0].id, a.id);
+    EXPECT_EQ(due[0].envelope.recipients, a.envelope.recipients);
+    EXPECT_EQ(due[0].envelope.tenant_id, "tenant-a");
+    EXPECT_EQ(due[0].envelope.mail_from, a.envelope.mail_from);
+    EXPECT_EQ(due[0].size, a.data.size());
+    ASSERT_EQ(due[0].recipients.size(), 3u);
+    EXPECT_EQ(due[0].recipients[2].idx, 2u);
+    EXPECT_EQ(due[0].recipients[2].address, a.envelope.recipients[2]);
+    EXPECT_EQ(due[0].recipients[2].attempts, 0);
+    EXPECT_EQ(due[0].recipients[2].status, RecipientStatus::queued);
+    EXPECT_FALSE(due[0].recipients[2].first_failure_at.has_value());
+    EXPECT_EQ(spool->data(a.id), a.data);
+
+    due = spool->due(t0 + 100, 10);
+    ASSERT_EQ(due.size(), 2u);
+    EXPECT_EQ(due[0].id, a.id);  // oldest first
+    EXPECT_EQ(spool->due(t0 + 100, 1).size(), 1u);
+    EXPECT_EQ(spool->due(t0 + 100, 10, [&](std::string_view id) { return id == a.id; })[0].id,
+              b.id);
+
+    // 0 delivered, 1 deferred, 2 bounced: the message stays for recipient 1.
+    auto r = spool->record_outcomes(
+        a.id, a.envelope,
+        {{0, RecipientStatus::delivered, 0, "250 2.0.0 ok", "mx.example.net [198.18.2.10]"},
+         {1, RecipientStatus::deferred, t0 + 300, "451 4.7.1 later",
+          "mx.example.net [198.18.2.10]"},
+         {2, RecipientStatus::bounced, 0, "550 5.1.1 unknown", "mx.example.net [198.18.2.10]"}},
+        t0 + 5);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_FALSE(r->removed);
+    ASSERT_EQ(r->events.size(), 3u);
+    EXPECT_EQ(types_of(r->events), (std::vector<std::string>{"delivered", "deferred", "bounced"}));
+    EXPECT_GT(r->events[0].id, 0);
+    EXPECT_EQ(r->events[1].recipient, a.envelope.recipients[1]);
+    EXPECT_EQ(r->events[1].detail, "451 4.7.1 later");
+    EXPECT_EQ(r->events[1].remote, "mx.example.net [198.18.2.10]");
+    EXPECT_EQ(r->events[1].tenant_id, "tenant-a");
+    EXPECT_EQ(r->events[1].time, t0 + 5);
+
+    EXPECT_EQ(spool->size(), 2u);
+    EXPECT_EQ(spool->next_due(), t0 + 10);  // b
+    EXPECT_EQ(spool->next_due([&](std::string_view id) { return id == b.id; }), t0 + 300);
+    due = spool->due(t0 + 299, 10);
+    ASSERT_EQ(due.size(), 1u);
+    EXPECT_EQ(due[0].id, b.id);
+
+    const auto states = spool->recipients(a.id);
+    ASSERT_EQ(states.size(), 3u);
+    EXPECT_EQ(states[0].status, RecipientStatus::delivered);
+    EXPECT_EQ(states[0].attempts, 1);
+    EXPECT_FALSE(states[0].next_attempt_at.has_value());
+    EXPECT_EQ(states[0].last_reply, "250 2.0.0 ok");
+    EXPECT_EQ(states[1].status, RecipientStatus::deferred);
+    EXPECT_EQ(states[1].next_attempt_at, t0 + 300);
+    EXPECT_EQ(states[1].first_failure_at, t0 + 5);
+    EXPECT_EQ(states[1].updated_at, t0 + 5);
+    EXPECT_EQ(states[1].remote, "mx.example.net [198.18.2.10]");
+    EXPECT_EQ(states[2].status, RecipientStatus::bounced);
+
+    const auto summary = spool->list();
+    ASSERT_EQ(summary.size(), 2u);
+    EXPECT_EQ(summary[0].recipients, 3u);
+    EXPECT_EQ(summary[0].pending, 1u);
+    EXPECT_EQ(summary[0].next_attempt_at, t0 + 300);
+  }
+  // Reopen: the state survived; record the second attempt there.
+  auto spool = Spool::open(dir.path());
+  auto due = spool->due(t0 + 300, 10);
+  ASSERT_EQ(due.size(), 2u);
+  ASSERT_EQ(due[0].id, a.id);
+  ASSERT_EQ(due[0].recipients.size(), 1u);
+  EXPECT_EQ(due[0].recipients[0].idx, 1u);
+  EXPECT_EQ(due[0].recipients[0].attempts, 1);
+  EXPECT_EQ(due[0].recipients[0].status, RecipientStatus::deferred);
+  EXPECT_EQ(due[0].recipients[0].first_failure_at, t0 + 5);
+
+  auto r = spool->record_outcomes(
+      a.id, a.envelope, {{1, RecipientStatus::deferred, t0 + 900, "451 again", ""}}, t0 + 300);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->removed);
+  EXPECT_EQ(spool->recipients(a.id)[1].first_failure_at, t0 + 5);  // the first one stays
+  EXPECT_EQ(spool->recipients(a.id)[1].attempts, 2);
+
+  r = spool->record_outcomes(a.id, a.envelope, {{1, RecipientStatus::expired, 0, "451 again", ""}},
+                             t0 + 900);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->removed);
+  EXPECT_EQ(spool->size(), 1u);
+  EXPECT_FALSE(spool->get(a.id).has_value());
+  EXPECT_FALSE(spool->data(a.id).has_value());
+  EXPECT_TRUE(spool->recipients(a.id).empty());
+  EXPECT_EQ(types_of(events_of(*spool, a.id)),
+            (std::vector<std::string>{"accepted", "accepted", "accepted", "delivered", "deferred",
+                                      "bounced", "deferred", "expired"}));
+  spool.reset();
+  spool = Spool::open(dir.path());
+  EXPECT_EQ(spool->size(), 1u);
+  EXPECT_EQ(events_of(*spool, a.id).size(), 8u);
+}
+
+TEST(SpoolDelivery, RejectedOutcomesWriteNothing) {
+  TempDir dir;
+  auto spool = Spool::open(dir.path());
+  asio::io_context io;
+  Message m = make_message("x", 2);
+  ASSERT_FALSE(commit_on(io, *spool, m));
+  const auto before = events_of(*spool, m.id).size();
+  const auto delivered = [](std::size_t idx) {
+    return RecipientOutcome{idx, RecipientStatus::delivered, 0, "250 ok", "mx"};
+  };
+  // The first outcome is fine, the second is not: the transaction holds neither.
+  EXPECT_FALSE(spool->record_outcomes(m.id, m.envelope, {delivered(0), delivered(7)}));
+  EXPECT_FALSE(spool->record_outcomes(m.id, m.envelope, {delivered(0), delivered(0)}));
+  EXPECT_FALSE(spool->record_outcomes(m.id, m.envelope,
+                                      {delivered(0), {1, RecipientStatus::queued, 0, "", ""}}));
+  Envelope other = m.envelope;
+  other.tenant_id = "someone-else";
+  EXPECT_FALSE(spool->record_outcomes(m.id, other, {delivered(0)}));
+  auto missing = spool->record_outcomes("nope", m.envelope, {delivered(0)});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message, "no queued message 'nope'");
+  for (const auto& r : spool->recipients(m.id)) {
+    EXPECT_EQ(r.status, RecipientStatus::queued);
+    EXPECT_EQ(r.attempts, 0);
+  }
+  EXPECT_EQ(events_of(*spool, m.id).size(), before);
+
+  ASSERT_TRUE(spool->record_outcomes(m.id, m.envelope, {delivered(0)}));
+  auto again = spool->record_outcomes(m.id, m.envelope, {delivered(0)});
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().message.find("already delivered"), std::string::npos);
+}
+
+TEST(SpoolDelivery, BounceIsQueuedInTheSameTransaction) {
+  TempDir dir;
+  auto spool = Spool::open(dir.path());
+  events::EventBus bus;
+  std::atomic<int> accepted{0};
+  bus.subscribe([&](const events::DeliveryEvent& e) {
+    if (e.type == events::DeliveryEventType::accepted) {
+      accepted.fetch_add(1);
+    }
+  });
+  spool->set_event_bus(&bus);
+  asio::io_context io;
+  Message m = make_message("orig", 1);
+  ASSERT_FALSE(commit_on(io, *spool, m));
+  Message dsn = make_message("dsn", 1);
+  dsn.envelope.listener = "bounce";
+  dsn.envelope.mail_from = "";
+  dsn.envelope.recipients = {m.envelope.mail_from};
+  auto r = spool->record_outcomes(
+      m.id, m.envelope, {{0, RecipientStatus::bounced, 0, "550 5.1.1 unknown", "mx"}}, 0, {dsn});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->removed);
+  ASSERT_EQ(spool->size(), 1u);
+  EXPECT_EQ(spool->get(dsn.id)->envelope.listener, "bounce");
+  EXPECT_EQ(types_of(events_of(*spool, dsn.id)), std::vector<std::string>{"accepted"});
+  EXPECT_EQ(accepted.load(), 2);  // the original's at commit, the bounce's now
+
+  // A failing enqueue (duplicate id) rolls the outcome back too.
+  Message m2 = make_message("orig2", 1);
+  ASSERT_FALSE(commit_on(io, *spool, m2));
+  EXPECT_FALSE(spool->record_outcomes(m2.id, m2.envelope,
+                                      {{0, RecipientStatus::bounced, 0, "550", ""}}, 0, {dsn}));
+  EXPECT_EQ(spool->recipients(m2.id)[0].status, RecipientStatus::queued);
+}
+
+TEST(SpoolDelivery, RetryNow) {
+  TempDir dir;
+  auto spool = Spool::open(dir.path());
+  std::atomic<int> wakeups{0};
+  asio::io_context io;
+  Message m = make_message("retry", 2);
+  ASSERT_FALSE(commit_on(io, *spool, m));
+  const auto t0 = m.envelope.received_at;
+  ASSERT_TRUE(spool->record_outcomes(m.id, m.envelope,
+                                     {{0, RecipientStatus::delivered, 0, "250", ""},
+                                      {1, RecipientStatus::deferred, t0 + 3600, "451", ""}},
+                                     t0));
+  EXPECT_TRUE(spool->due(t0 + 10, 10).empty());
+  spool->set_wakeup([&] { wakeups.fetch_add(1); });
+  auto r = spool->retry_now(m.id);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(*r);
+  EXPECT_EQ(wakeups.load(), 1);
+  EXPECT_EQ(spool->next_due(), 0);  // due whatever the caller's clock says
+  auto due = spool->due(t0 + 10, 10);
+  ASSERT_EQ(due.size(), 1u);
+  ASSERT_EQ(due[0].recipients.size(), 1u);  // the delivered one stays done
+  EXPECT_EQ(due[0].recipients[0].idx, 1u);
+  EXPECT_EQ(spool->recipients(m.id)[0].status, RecipientStatus::delivered);
+  r = spool->retry_now("nope");
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(*r);
+}
+
+TEST(SpoolDelivery, RemoveRecordsDeletedEvents) {
+  TempDir dir;
+  events::EventBus bus;
+  std::vector<events::DeliveryEvent> deleted;
+  bus.subscribe([&](const events::DeliveryEvent& e) {
+    if (e.type == events::DeliveryEventType::deleted) {
+      deleted.push_back(e);
+    }
+  });
+  Message m = make_message("del", 3);
+  {
+    auto spool = Spool::open(dir.path());
+    spool->set_event_bus(&bus);
+    asio::io_context io;
+    ASSERT_FALSE(commit_on(io, *spool, m));
+    ASSERT_TRUE(
+        spool->record_outcomes(m.id, m.envelope, {{0, RecipientStatus::delivered, 0, "250", ""}}));
+    auto r = spool->remove(m.id, 1'800'000'000);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(*r);
+    EXPECT_EQ(spool->size(), 0u);
+    EXPECT_FALSE(spool->next_due().has_value());
+    EXPECT_TRUE(spool->due(INT64_MAX, 10).empty());
+    r = spool->remove(m.id);
+    ASSERT_TRUE(r);
+    EXPECT_FALSE(*r);
+  }
+  ASSERT_EQ(deleted.size(), 2u);  // only the pending recipients
+  EXPECT_EQ(deleted[0].recipient, m.envelope.recipients[1]);
+  EXPECT_EQ(deleted[1].recipient, m.envelope.recipients[2]);
+  EXPECT_EQ(deleted[0].time, 1'800'000'000);
+  EXPECT_EQ(deleted[0].detail, "deleted by the operator");
+  auto spool = Spool::open(dir.path());
+  EXPECT_EQ(spool->size(), 0u);
+  EXPECT_EQ(types_of(events_of(*spool, m.id)),
+            (std::vector<std::string>{"accepted", "accepted", "accepted", "delivered", "deleted",
+                                      "deleted"}));
+}
+
+TEST(SpoolDelivery, EventFilters) {
+  TempDir dir;
+  auto spool = Spool::open(dir.path());
+  asio::io_context io;
+  Message a = make_message("a", 2);
+  Message b = make_message("b", 1);
+  b.envelope.received_at = a.envelope.received_at + 100;
+  ASSERT_FALSE(commit_on(io, *spool, a));
+  ASSERT_FALSE(commit_on(io, *spool, b));
+  EXPECT_EQ(spool->events({}).size(), 3u);
+  EXPECT_EQ(spool->events({.tenant = "tenant-a"}).size(), 2u);
+  EXPECT_EQ(spool->events({.tenant = "tenant-b"}).size(), 1u);
+  EXPECT_EQ(spool->events({.tenant = "nobody"}).size(), 0u);
+  EXPECT_EQ(spool->events({.since = b.envelope.received_at}).size(), 1u);
+  EXPECT_EQ(spool->events({.message_id = a.id}).size(), 2u);
+  // The most recent N, oldest first.
+  const auto last = spool->events({.limit = 2});
+  ASSERT_EQ(last.size(), 2u);
+  EXPECT_EQ(last[0].message_id, a.id);
+  EXPECT_EQ(last[0].recipient, a.envelope.recipients[1]);
+  EXPECT_EQ(last[1].message_id, b.id);
+  EXPECT_LT(last[0].id, last[1].id);
+}
+
+TEST(SpoolDelivery, MigratesAVersionOneQueue) {
+  TempDir dir;
+  fs::create_directories(dir.path());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir.path() / "queue.db").c_str(), &db), SQLITE_OK);
+  // Schema version 1 as shipped, with one message in it.
+  const char* v1 = R"sql(
+CREATE TABLE messages (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, credential TEXT NOT NULL,
+  listener TEXT NOT NULL, client_address TEXT NOT NULL, helo TEXT NOT NULL,
+  original_destination TEXT NOT NULL, mail_from TEXT NOT NULL, body_type TEXT NOT NULL,
+  smtputf8 INTEGER NOT NULL, received_at INTEGER NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE recipients (message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+  idx INTEGER NOT NULL, address TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'queued',
+  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER, last_reply TEXT,
+  PRIMARY KEY (message_id, idx));
+CREATE INDEX recipients_due ON recipients (status, next_attempt_at);
+CREATE INDEX messages_tenant ON messages (tenant_id);
+INSERT INTO messages VALUES ('0OLD', 't', '', 'submission', '198.18.1.1', 'h', '', 's@x', '7BIT',
+  0, 1000, 4, 'a\r\n\r\n');
+INSERT INTO recipients (message_id, idx, address, next_attempt_at) VALUES ('0OLD', 0, 'r@y', 1000);
+PRAGMA user_version = 1;
+)sql";
+  ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto spool = Spool::open(dir.path());
+  EXPECT_EQ(spool->schema_version(), 2);
+  auto due = spool->due(1000, 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].id, "0OLD");
+  auto r = spool->record_outcomes("0OLD", due[0].envelope,
+                                  {{0, RecipientStatus::delivered, 0, "250 ok", "mx"}}, 2000);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->removed);
+  EXPECT_EQ(types_of(spool->events({.message_id = "0OLD"})), std::vector<std::string>{"delivered"});
+}
+
+TEST(SpoolDelivery, ConcurrentCommitsAndOutcomes) {
+  // The committer thread and synchronous writers share the writer connection:
+  // neither may fail or lose a write while the other runs.
+  TempDir dir;
+  auto spool = Spool::open(dir.path());
+  asio::io_context io;
+  std::vector<Message> first;
+  for (int i = 0; i < 50; ++i) {
+    first.push_back(make_message("f" + std::to_string(i), 1));
+    ASSERT_FALSE(commit_on(io, *spool, first.back()));
+  }
+  std::atomic<int> committed{0};
+  asio::io_context commit_io;
+  for (int i = 0; i < 200; ++i) {
+    spool->async_commit(make_message("c" + std::to_string(i), 2),
+                        asio::bind_executor(commit_io, [&](error_code ec) {
+                          EXPECT_FALSE(ec);
+                          committed.fetch_add(1);
+                        }));
+  }
+  std::thread committer_side([&] { commit_io.run(); });
+  for (const auto& m : first) {
+    auto r =
+        spool->record_outcomes(m.id, m.envelope, {{0, RecipientStatus::delivered, 0, "250", ""}});
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r->removed);
+  }
+  committer_side.join();
+  EXPECT_EQ(committed.load(), 200);
+  EXPECT_EQ(spool->size(), 200u);
+  EXPECT_EQ(spool->events({.limit = 10000}).size(), 50u * 2 + 200u * 2);
 }
 
 }  // namespace
