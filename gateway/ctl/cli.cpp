@@ -17,8 +17,8 @@ namespace {
 const std::vector<CommandSpec>& all_commands() {
   static const std::vector<CommandSpec> kAll = [] {
     std::vector<CommandSpec> all = commands();
-    for (const auto* area : {&monitor_commands(), &dkim_commands(), &events_commands(),
-                             &firewall_commands()}) {
+    for (const auto* area :
+         {&monitor_commands(), &dkim_commands(), &events_commands(), &firewall_commands()}) {
       all.insert(all.end(), area->begin(), area->end());
     }
     return all;

@@ -13,10 +13,13 @@
 #include "gateway/core/control/control_server.hpp"
 #include "gateway/core/dns/resolver.hpp"
 #include "gateway/core/events/delivery_event.hpp"
+#include "gateway/core/firewall/egress_events.hpp"
 #include "gateway/core/log/log.hpp"
 #include "gateway/core/store/store.hpp"
 #include "gateway/core/tenants/tenant_directory.hpp"
 #include "gateway/core/tls/self_signed.hpp"
+#include "gateway/daemon/firewall_wiring.hpp"
+#include "gateway/daemon/monitor_wiring.hpp"
 #include "gateway/daemon/privileges.hpp"
 #include "gateway/daemon/spool_event_view.hpp"
 #include "gateway/daemon/spool_queue_view.hpp"
@@ -78,6 +81,11 @@ int serve(const config::Config& config) {
   auto spool = relay::queue::Spool::open(config.node.state_dir);
   tenants::TenantRegistry registry;
   publish_tenants(*store, registry);
+  // Before any listener accepts: reconcile the kernel's port-25 policy with the store.
+  auto firewall = start_firewall(config, *registry.snapshot());
+  firewall::EgressBus egress_bus;  // abuse signals will subscribe here
+  // Capture needs CAP_NET_ADMIN: started before privileges are dropped.
+  auto monitor = start_egress_monitor(config, clock, registry, &egress_bus);
 
   relay::dkim::SignerRegistry dkim_signers(
       std::make_shared<const relay::dkim::DkimSigner>(store->list_dkim_keys()));
@@ -89,7 +97,8 @@ int serve(const config::Config& config) {
   spool->set_event_bus(&event_bus);
   dns::Resolver resolver(io.get_executor(), config.delivery.resolver);
   relay::delivery::Router routes(resolver, config.delivery);
-  relay::delivery::DeliveryEngine delivery(io, {config, *spool, routes, registry, event_bus, clock});
+  relay::delivery::DeliveryEngine delivery(io,
+                                           {config, *spool, routes, registry, event_bus, clock});
   // The spool calls this from whichever thread committed: hop to the I/O thread.
   spool->set_wakeup([&] { asio::post(io, [&] { delivery.wake(); }); });
 
@@ -104,7 +113,12 @@ int serve(const config::Config& config) {
   SpoolQueueView queue_view(*spool);
   SpoolEventView event_view(*spool);
   control::ApiContext api{*store, config, &registry, queue_view, {}};
-  api.on_tenants_changed = rebuild_dkim;  // removing a tenant removes its keys
+  api.firewall = firewall.get();
+  api.monitor = monitor ? &monitor->view() : nullptr;
+  api.on_tenants_changed = [&] {
+    sync_firewall(*firewall, config, registry);
+    rebuild_dkim();  // removing a tenant removes its keys
+  };
   api.on_dkim_keys_changed = rebuild_dkim;
   api.events = &event_view;
   control::Router router;

@@ -29,6 +29,17 @@ std::string pool_key(const Target& target, const ClientSettings& settings) {
   return key;
 }
 
+// Local refusals (routing, TLS policy) start with their enhanced code
+// ("5.1.10 ..."); remote ones are SMTP replies ("550 5.1.1 ...").
+std::string status_of(std::string_view reply) {
+  const auto space = reply.find(' ');
+  const std::string_view first = reply.substr(0, space);
+  if (first.size() >= 5 && first[0] >= '2' && first[0] <= '5' && first[1] == '.') {
+    return std::string(first);
+  }
+  return dsn_status(reply, '5');
+}
+
 std::string address_of(const queue::DueMessage& message, std::size_t idx) {
   const auto& all = message.envelope.recipients;
   return idx < all.size() ? all[idx] : std::string{};
@@ -401,8 +412,8 @@ std::optional<queue::Message> DeliveryEngine::make_bounce(
     DsnRecipient r;
     r.final_recipient = address_of(message, outcome.idx);
     r.action = DsnAction::failed;
-    r.status = outcome.status == queue::RecipientStatus::expired ? kStatusExpired
-                                                                 : dsn_status(outcome.reply, '5');
+    r.status = outcome.status == queue::RecipientStatus::expired ? std::string(kStatusExpired)
+                                                                 : status_of(outcome.reply);
     r.remote_mta = outcome.remote;
     r.diagnostic = outcome.reply;
     r.last_attempt = now;

@@ -148,7 +148,9 @@ TEST_F(NftablesPolicyTest, ATableChangedBehindOurBackIsRebuilt) {
 }
 
 // Not a correctness test: prints the figures the benchmark asks for.
-TEST_F(NftablesPolicyTest, HundredThousandPrefixes) {
+// A benchmark, not a test: run it with
+//   build/bin/firewall_tests --gtest_also_run_disabled_tests --gtest_filter='*HundredThousand*'
+TEST_F(NftablesPolicyTest, DISABLED_HundredThousandPrefixes) {
   std::vector<Tenant> tenants;
   for (int t = 0; t < 1000; ++t) {
     Tenant x = tenant("t" + std::to_string(t), {}, static_cast<Port25Mode>(t % 3));

@@ -52,7 +52,7 @@ MX6 = "fd00:2::11"
 STATIC_PORT = 2526
 INTERCEPT = 2525
 EXPIRY_INTERCEPT = 2526
-EXPIRY_MAX_AGE = 60          # seconds; the config loader refuses less than 1m
+EXPIRY_MAX_AGE = 10          # seconds
 WAIT = 30                    # seconds for any single delivery outcome
 STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
 

@@ -470,7 +470,8 @@ void parse_delivery(Diagnostics& d, const Value& v, DeliveryConfig& out) {
   if (auto resolver = r.find("resolver")) {
     parse_resolver(d, *resolver, out.resolver);
   }
-  r.duration("max_age", out.max_age, kMinute, 30 * kDay);
+  // Seconds are allowed so tests and labs can watch mail expire.
+  r.duration("max_age", out.max_age, seconds(1), 30 * kDay);
   if (auto schedule = r.find("retry_schedule")) {
     parse_retry_schedule(d, *schedule, out.retry_schedule);
   }

@@ -24,7 +24,7 @@ class TenantRegistry;
 namespace portcullis::firewall {
 class MonitorView;
 class Port25Policy;
-}
+}  // namespace portcullis::firewall
 
 namespace portcullis::control {
 

@@ -735,7 +735,8 @@ Result<HostOverride> Store::set_host_override(std::string_view tenant_id,
     if (auto ran = upsert->run(); !ran) {
       return ran.error();
     }
-    if (db.changes() == 0) {  // the prefix is another tenant's override (cannot happen: subnets are disjoint)
+    if (db.changes() ==
+        0) {  // the prefix is another tenant's override (cannot happen: subnets are disjoint)
       return make_error(host_override.prefix.to_string() + " is overridden by another tenant");
     }
     return host_override;
@@ -745,13 +746,15 @@ Result<HostOverride> Store::set_host_override(std::string_view tenant_id,
 Result<void> Store::remove_host_override(std::string_view tenant_id, const net::Prefix& prefix) {
   std::lock_guard lock(mutex_);
   auto& db = *db_;
-  auto remove = db.prepare(
-      "DELETE FROM port25_overrides WHERE tenant_id = ? AND network = ? AND length = ?");
+  auto remove =
+      db.prepare("DELETE FROM port25_overrides WHERE tenant_id = ? AND network = ? AND length = ?");
   if (!remove) {
     return remove.error();
   }
-  if (auto ran =
-          remove->bind(1, tenant_id).bind(2, prefix.network.to_string()).bind(3, prefix.length).run();
+  if (auto ran = remove->bind(1, tenant_id)
+                     .bind(2, prefix.network.to_string())
+                     .bind(3, prefix.length)
+                     .run();
       !ran) {
     return ran;
   }
