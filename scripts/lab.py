@@ -38,6 +38,9 @@ relay:
 delivery:
   resolver: "{INET4}:53"
   retry_schedule: [1m, 5m, 15m]
+  queue_scan_interval: 5s
+firewall:
+  enabled: true
 plans:
   standard:
     monthly_quota: 25000
@@ -89,14 +92,22 @@ Portcullis lab is running (Ctrl-C stops it and removes the namespaces).
 Submit with STARTTLS + AUTH from the tenant host:
   ip netns exec {lab.tenant} swaks --server {GW_LAN4}:587 --tls --auth PLAIN --auth-user {user} --auth-password {password} --to someone@example.test --from app@demo.test
 
-Intercept (no AUTH; the tenant is known by its source address):
-  ip netns exec {lab.tenant} swaks --server {GW_LAN4}:2525 --to someone@example.test --from app@demo.test
+Direct port 25 from the tenant host: nftables redirects it to the relay's intercept
+listener (no AUTH; the tenant is known by its source address), which delivers it:
+  ip netns exec {lab.tenant} swaks --server {INET4}:25 --to someone@example.test --from app@demo.test
+
+Switch the tenant to block and try again (the SYN is dropped and counted):
+  {ctl} --socket {sock} tenant set demo --mode block
+  {ctl} --socket {sock} firewall counters
 
 A host outside every tenant is refused on the intercept port:
   ip netns exec {lab.stranger} swaks --server {GW_LAN4}:2525 --to someone@example.test --from x@stranger.test
 
-Look at the queue and tenants:
+Look at the queue, delivery events, the firewall and the tenants:
   {ctl} --socket {sock} queue list
+  {ctl} --socket {sock} events
+  {ctl} --socket {sock} firewall show
+  {ctl} --socket {sock} monitor top
   {ctl} --socket {sock} tenant show demo
 """, flush=True)
         while daemon.proc.poll() is None:
