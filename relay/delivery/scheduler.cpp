@@ -362,6 +362,9 @@ asio::awaitable<void> DeliveryEngine::attempt(queue::DueMessage message) {
   if (auto dsn = make_bounce(message, *data, outcomes)) {
     bounces.push_back(std::move(*dsn));
   }
+  if (auto notice = make_delay_notice(message, *data, outcomes)) {
+    bounces.push_back(std::move(*notice));
+  }
   const bool bouncing = !bounces.empty();
   // The outcomes and the DSN they cause are one transaction: a crash cannot
   // leave a bounced recipient without its bounce.
@@ -387,6 +390,58 @@ asio::awaitable<void> DeliveryEngine::attempt(queue::DueMessage message) {
   if (bouncing) {
     wake();
   }
+}
+
+// One notice per recipient, once it has waited delay_notice_after; the
+// outcome carries the mark so the notice and the mark commit together.
+std::optional<queue::Message> DeliveryEngine::make_delay_notice(
+    const queue::DueMessage& message,
+    const std::string& data,
+    std::vector<queue::RecipientOutcome>& outcomes) const {
+  const auto& delivery = services_.config.delivery;
+  const std::int64_t now = services_.clock.unix_now();
+  if (!delivery.delay_notices || !should_bounce(message.envelope) ||
+      now - message.envelope.received_at < delivery.delay_notice_after.count()) {
+    return std::nullopt;
+  }
+  DsnReport report;
+  report.reporting_host = services_.config.relay.hostname;
+  report.original_mail_from = message.envelope.mail_from;
+  report.original_message_id = message.id;
+  report.arrival_time = message.envelope.received_at;
+  report.original_headers = std::string(header_section_of(data));
+  report.delayed = true;
+  report.now = now;
+  for (auto& outcome : outcomes) {
+    const auto pending = std::find_if(message.recipients.begin(), message.recipients.end(),
+                                      [&](const auto& r) { return r.idx == outcome.idx; });
+    if (outcome.status != queue::RecipientStatus::deferred || pending == message.recipients.end() ||
+        pending->delay_notified) {
+      continue;
+    }
+    outcome.delay_notified = true;
+    DsnRecipient r;
+    r.final_recipient = pending->address;
+    r.action = DsnAction::delayed;
+    r.status = dsn_status(outcome.reply, '4');
+    r.remote_mta = outcome.remote;
+    r.diagnostic = outcome.reply;
+    r.last_attempt = now;
+    r.will_retry_until = message.envelope.received_at + delivery.max_age.count();
+    report.recipients.push_back(std::move(r));
+  }
+  if (report.recipients.empty()) {
+    return std::nullopt;
+  }
+  queue::Message notice;
+  notice.id = queue::new_message_id();
+  notice.data = make_dsn(report, notice.id);
+  notice.envelope.tenant_id = message.envelope.tenant_id;
+  notice.envelope.listener = "bounce";
+  notice.envelope.recipients = {message.envelope.mail_from};
+  notice.envelope.body_type = "7BIT";
+  notice.envelope.received_at = now;
+  return notice;
 }
 
 std::optional<queue::Message> DeliveryEngine::make_bounce(

@@ -81,6 +81,10 @@ class DeliveryEngine {
                                             const queue::PendingRecipient& recipient,
                                             std::string reply,
                                             std::string remote);
+  std::optional<queue::Message> make_delay_notice(
+      const queue::DueMessage& message,
+      const std::string& data,
+      std::vector<queue::RecipientOutcome>& outcomes) const;
   std::optional<queue::Message> make_bounce(
       const queue::DueMessage& message,
       const std::string& data,

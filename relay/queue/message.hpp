@@ -60,6 +60,7 @@ struct PendingRecipient {
   int attempts = 0;  // outcomes recorded so far
   RecipientStatus status = RecipientStatus::queued;
   std::optional<std::int64_t> first_failure_at;  // first temporary failure
+  bool delay_notified = false;                   // a delay DSN went to the sender already
 };
 
 // A message with due recipients, without its data (see Spool::data).
@@ -77,6 +78,7 @@ struct RecipientOutcome {
   std::int64_t next_attempt_at = 0;  // deferred only: when to try again
   std::string reply;                 // remote reply or local reason
   std::string remote;                // "mx.example.org [198.18.2.10]", "" if none
+  bool delay_notified = false;       // this attempt sent the sender a delay notice
 };
 
 // One recipient row as stored, for `queue show`.

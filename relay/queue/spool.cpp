@@ -69,6 +69,10 @@ CREATE INDEX events_tenant_time ON events (tenant_id, time);
 CREATE INDEX events_message ON events (message_id);
 CREATE INDEX events_time ON events (time);
 )sql",
+    // 3: one delay notice per recipient at most.
+    R"sql(
+ALTER TABLE recipients ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -577,8 +581,8 @@ std::vector<DueMessage> Spool::due(std::int64_t now_unix,
       "SELECT tenant_id, credential, listener, client_address, helo, original_destination, "
       "mail_from, body_type, smtputf8, received_at, size FROM messages WHERE id = ?1");
   auto rcpt = db.prepare(
-      "SELECT idx, address, status, attempts, next_attempt_at, first_failure_at FROM recipients "
-      "WHERE message_id = ?1 ORDER BY idx");
+      "SELECT idx, address, status, attempts, next_attempt_at, first_failure_at, delay_notified "
+      "FROM recipients WHERE message_id = ?1 ORDER BY idx");
   if (!message || !rcpt) {
     log::error("queue_due_failed", {{"error", db.error_message()}});
     (void)db.exec("COMMIT");
@@ -626,6 +630,7 @@ std::vector<DueMessage> Spool::due(std::int64_t now_unix,
       if (!r.column_is_null(5)) {
         p.first_failure_at = r.column_int(5);
       }
+      p.delay_notified = r.column_int(6) != 0;
       d.recipients.push_back(std::move(p));
     }
     r.reset();
@@ -724,7 +729,8 @@ Result<RecordedOutcomes> Spool::record_outcomes(std::string_view id,
         "next_attempt_at = CASE WHEN ?3 = 'deferred' THEN ?4 ELSE NULL END, "
         "last_reply = ?5, remote = ?6, updated_at = ?7, "
         "first_failure_at = CASE WHEN ?3 = 'deferred' THEN COALESCE(first_failure_at, ?7) "
-        "ELSE first_failure_at END "
+        "ELSE first_failure_at END, "
+        "delay_notified = MAX(delay_notified, ?8) "
         "WHERE message_id = ?1 AND idx = ?2");
     auto insert_ev = db.prepare(kInsertEvent);
     if (!select || !update || !insert_ev) {
@@ -754,6 +760,7 @@ Result<RecordedOutcomes> Spool::record_outcomes(std::string_view id,
       update->bind(5, o.reply);
       update->bind(6, o.remote);
       update->bind(7, now);
+      update->bind(8, static_cast<std::int64_t>(o.delay_notified ? 1 : 0));
       const int rc = update->step();
       update->reset();
       if (rc != SQLITE_DONE) {

@@ -21,7 +21,11 @@ the first two RCPTs of each "flaky-*" address with 451. Tenant acme submits on t
 intercept listener (198.18.1.1:2525) from the tenant namespace. Every test uses
 its own sender (s-<token>@acme.test) so its DSN is recognised by the envelope.
 
-A second daemon (max_age 1m, the loader's minimum) checks the expiry bounce; it
+DKIM: the daemon signs with the tenant's key for the From: domain; the tests
+verify what mx1 received with the independent python3-dkim (Debian's
+/usr/bin/python3), the key's TXT record served by a stub dnsfunc.
+
+A second daemon (max_age 10s, delay notices after 3s) checks the delay notice and the expiry bounce; it
 is started in setUpClass so its minute runs while the other tests do.
 
     python3 -u test_delivery.py --bin BUILD/bin --source REPO [unittest args]
@@ -29,8 +33,10 @@ is started in setUpClass so its minute runs while the other tests do.
 import argparse
 import email
 import email.policy
+import json
 import os
 import re
+import subprocess
 import sys
 import time
 import unittest
@@ -55,6 +61,28 @@ EXPIRY_INTERCEPT = 2526
 EXPIRY_MAX_AGE = 10          # seconds
 WAIT = 30                    # seconds for any single delivery outcome
 STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
+SYSTEM_PYTHON = "/usr/bin/python3"   # has python3-dkim (the PATH python may not)
+
+# dkim.verify on stdin's bytes; argv[1] is {"dns name": "TXT text"}. Prints
+# {"ok": bool, "log": "..."} so a failure shows the verifier's reasons.
+DKIM_VERIFY = r"""
+import io, json, logging, sys
+import dkim
+records = {k.lower().rstrip("."): v.encode() for k, v in json.loads(sys.argv[1]).items()}
+def dnsfunc(name, timeout=5):
+    name = (name.decode() if isinstance(name, bytes) else name).lower().rstrip(".")
+    return records.get(name)
+buf = io.StringIO()
+log = logging.getLogger("dkim-verify")
+log.addHandler(logging.StreamHandler(buf))
+log.setLevel(logging.DEBUG)
+try:
+    ok = bool(dkim.verify(sys.stdin.buffer.read(), logger=log, dnsfunc=dnsfunc))
+except Exception as e:
+    ok = False
+    buf.write("exception: %r\n" % (e,))
+print(json.dumps({"ok": ok, "log": buf.getvalue()}))
+"""
 
 BEHAVIOUR = {"rcpt": {"bounce-": "550 5.1.1 No such user here",
                       "always451-": "451 4.3.0 Mailbox busy, try later"},
@@ -144,7 +172,8 @@ class DeliveryTest(unittest.TestCase):
 
             cls.daemon = cls._start_daemon(INTERCEPT, delivery_config(ca_file=cls.ca))
             cls.expiry_daemon = cls._start_daemon(
-                EXPIRY_INTERCEPT, delivery_config(f"{EXPIRY_MAX_AGE}s", ca_file=cls.ca))
+                EXPIRY_INTERCEPT, delivery_config(f"{EXPIRY_MAX_AGE}s", ca_file=cls.ca) +
+                "  delay_notices: true\n  delay_notice_after: 3s\n")
             # The expiry clock starts now; test_zz_expiry_bounce checks the outcome.
             cls.expiry_token = token("expiry")
             cls.expiry_sender = f"s-{cls.expiry_token}@acme.test"
@@ -478,6 +507,91 @@ class DeliveryTest(unittest.TestCase):
         ev = self.wait_events(qid, lambda ev: "deleted" in self.types_for(ev, rcpt), timeout=5)
         self.assertIn("deleted", self.types_for(ev, rcpt), ev)
 
+    # -- DKIM ----------------------------------------------------------------
+    def dkim_verify(self, data, records):
+        """(verified, verifier log) for data by python3-dkim; records: {dns name: TXT}."""
+        res = subprocess.run([SYSTEM_PYTHON, "-c", DKIM_VERIFY, json.dumps(records)],
+                             input=data, capture_output=True, timeout=30)
+        self.assertEqual(res.returncode, 0, res.stderr.decode(errors="replace"))
+        out = json.loads(res.stdout)
+        return out["ok"], out["log"]
+
+    def send_dkim_message(self, domain):
+        """Queues From: someone@domain (envelope app@acme.test) with a folded Subject
+        and body lines with trailing whitespace; returns the copy mx1 received."""
+        t = token("dkim")
+        rcpt = f"{t}@example.test"
+        subject = f"{t} a long subject that the client folds onto"
+        body = ("Hello from the delivery tests.   \r\n"
+                "A line with a trailing tab\t\r\n"
+                "  indented, with   inner   runs  \r\n"
+                "\r\n"
+                ".a line that starts with a dot \r\n"
+                "last line\r\n"
+                "\r\n\r\n")
+        data = render_message(f"someone@{domain}", [rcpt], subject, body=body,
+                              message_id=f"<{t}@{domain}>",
+                              headers=["X-Note:   spaces around  \t", "X-Folded: first part,",
+                                       "\tsecond part  "])
+        # Fold the Subject: a second line starting with a space.
+        data = data.replace(f"Subject: {subject}",
+                            f"Subject: {subject}\r\n a second line   of the subject", 1)
+        qid = submit(self.lab, self.lab.tenant, GW_LAN4, INTERCEPT,
+                     [("app@acme.test", [rcpt], data)])[0]
+        got = self.mx1.wait_for(lambda m: t in m.subject, timeout=WAIT)
+        self.assertEqual(len(got), 1, f"mx1 received {got} for {t}:\n{self.mx1.log()}")
+        self.assertEqual(got[0].rcpts, [rcpt], got[0].meta)
+        ev = self.final_events(qid, [rcpt])
+        self.assertIn("delivered", self.types_for(ev, rcpt), ev)
+        self.assertTrue(self.wait_gone(qid), f"{qid} still queued after delivery")
+        return got[0]
+
+    def check_dkim_signed(self, algorithm, domain):
+        key = self.daemon.ctl("dkim", "generate", "acme", domain, "--algorithm", algorithm)
+        shown = self.daemon.ctl("dkim", "show", "acme", domain)
+        self.assertEqual(shown.get("dns_txt"), key.get("dns_txt"), (key, shown))
+        txt, selector = key["dns_txt"], key["selector"]
+        k = "rsa" if algorithm == "rsa" else "ed25519"
+        self.assertRegex(txt, rf"(^|;)\s*k={k}\s*(;|$)", key)
+        name = f"{selector}._domainkey.{domain}"
+        if key.get("dns_name"):
+            self.assertEqual(key["dns_name"].rstrip(".").lower(), name.lower(), key)
+
+        got = self.send_dkim_message(domain)
+        sigs = got.msg.get_all("DKIM-Signature") or []
+        self.assertEqual(len(sigs), 1, got.data.decode(errors="replace"))
+        tags = {m.group(1): re.sub(r"\s+", "", m.group(2))
+                for m in re.finditer(r"(\w+)\s*=([^;]*)", sigs[0])}
+        self.assertEqual(tags.get("d", "").lower(), domain, sigs[0])
+        self.assertEqual(tags.get("s"), selector, sigs[0])
+        self.assertEqual(tags.get("a"), f"{k}-sha256", sigs[0])
+        self.assertIn("from", tags.get("h", "").lower().split(":"), sigs[0])
+        # The folded header and the trailing whitespace reached the sink as sent.
+        self.assertIn(b"\r\n a second line   of the subject\r\n", got.data)
+        self.assertIn(b"Hello from the delivery tests.   \r\n", got.data)
+
+        ok, log = self.dkim_verify(got.data, {name: txt})
+        self.assertTrue(ok, f"python3-dkim rejects the {algorithm} signature:\n{log}\n"
+                            f"{got.data.decode(errors='replace')}")
+        # One changed byte in the body breaks it (the verification can fail).
+        i = got.data.index(b"Hello from the delivery tests.")
+        tampered = got.data[:i] + b"J" + got.data[i + 1:]
+        ok, log = self.dkim_verify(tampered, {name: txt})
+        self.assertFalse(ok, f"a tampered body still verifies:\n{log}")
+        # And with no published key there is nothing to verify against.
+        self.assertFalse(self.dkim_verify(got.data, {})[0], "verified without a key")
+
+    def test_dkim_rsa_signature_verifies(self):
+        self.check_dkim_signed("rsa", "dkim-rsa.test")
+
+    def test_dkim_ed25519_signature_verifies(self):
+        self.check_dkim_signed("ed25519", "dkim-ed25519.test")
+
+    def test_dkim_domain_without_key_unsigned(self):
+        got = self.send_dkim_message("dkim-nokey.test")
+        self.assertIsNone(got.msg.get("DKIM-Signature"), got.data.decode(errors="replace"))
+        self.assertNotIn(b"dkim-signature", got.data.lower())
+
     # -- events and queue ----------------------------------------------------
     def test_events_by_tenant_and_since(self):
         rcpt = f"{token('events')}@example.test"
@@ -516,9 +630,16 @@ class DeliveryTest(unittest.TestCase):
         self.assertGreaterEqual(types.count("deferred"), 2, ev)
         self.assertNotIn("delivered", types, ev)
         self.assertTrue(self.wait_gone(qid, daemon=d), "expired message still queued")
-        dsns = self.dsns_for(sender)
-        self.assertEqual(len(dsns), 1, dsns)
-        blocks = self.check_dsn(dsns[0], sender, [rcpt], status="5.4.7",
+        # First one delay notice (delay_notices on, after 3 s), then the bounce.
+        dsns = self.dsns_for(sender, count=2)
+        self.assertEqual(len(dsns), 2, dsns)
+        delayed = [m for m in dsns if b"Action: delayed" in m.data]
+        failed = [m for m in dsns if b"Action: failed" in m.data]
+        self.assertEqual((len(delayed), len(failed)), (1, 1), [m.data[:2000] for m in dsns])
+        notice = self.check_dsn(delayed[0], sender, [rcpt], action="delayed",
+                                subject=f"expiry {self.expiry_token}")
+        self.assertTrue(notice[rcpt].get("Status", "").startswith("4."), str(notice[rcpt]))
+        blocks = self.check_dsn(failed[0], sender, [rcpt], status="5.4.7",
                                 subject=f"expiry {self.expiry_token}")
         self.assertIn("451", blocks[rcpt].get("Diagnostic-Code", ""), str(blocks[rcpt]))
 

@@ -22,7 +22,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness.daemon import Daemon, render_config  # noqa: E402
-from harness.netns import (GW_LAN4, GW_LAN6, INET4, INET6, Lab,  # noqa: E402
+from harness.netns import (GW_LAN4, GW_LAN6, INET4, INET6, TENANT_HOSTS, Lab,  # noqa: E402
                            leftover_namespaces)
 
 BIN = None
@@ -152,6 +152,18 @@ class FirewallTest(unittest.TestCase):
         after = self.counters()["block"]
         self.assertGreaterEqual(after["connections"], before + 2)
         self.assertGreater(after["packets"], 0)
+        # The egress monitor saw the blocked attempts (nflog may batch for ~1 s).
+        host = TENANT_HOSTS[0][1]
+        deadline = time.monotonic() + 10
+        seen = []
+        while time.monotonic() < deadline:
+            seen = [h for h in self.daemon.ctl("monitor", "top", "--limit", "50")["hosts"]
+                    if h["host"] == host]
+            if seen and seen[0]["attempts"] >= 1:
+                break
+            time.sleep(0.2)
+        self.assertTrue(seen and seen[0]["attempts"] >= 1, f"{host} not in monitor top: {seen}")
+        self.assertEqual(seen[0]["tenant_id"], "acme", seen)
 
     def test_02_other_ports_are_untouched(self):
         self.set_mode("block")

@@ -107,6 +107,8 @@ struct DeliveryConfig {
   std::size_t max_concurrency = 100;
   std::size_t max_per_destination = 10;
   bool delay_notices = false;
+  // A deferred recipient older than this gets one delay notice (RFC 3464 Action: delayed).
+  std::chrono::seconds delay_notice_after{4 * 3600};
   std::vector<Route> routes;
   std::vector<TlsPolicy> tls_policies;
   // IP literal to bind outbound connections to; "" = the kernel's choice.

@@ -478,6 +478,7 @@ void parse_delivery(Diagnostics& d, const Value& v, DeliveryConfig& out) {
   r.number("max_concurrency", out.max_concurrency, 1, 100'000);
   r.number("max_per_destination", out.max_per_destination, 1, 100'000);
   r.boolean("delay_notices", out.delay_notices);
+  r.duration("delay_notice_after", out.delay_notice_after, seconds(1), 30 * kDay);
   parse_routes(d, r.section("routes"), out.routes);
   parse_tls_policies(d, r.section("tls_policies"), out.tls_policies);
   if (auto source = r.find("source_address")) {
