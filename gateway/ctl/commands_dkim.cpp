@@ -5,6 +5,7 @@
 
 #include "gateway/core/control/client.hpp"
 #include "gateway/core/control/router.hpp"
+#include "gateway/ctl/daemon_call.hpp"
 #include "gateway/ctl/format.hpp"
 
 namespace portcullis::ctl {
@@ -12,32 +13,6 @@ namespace {
 
 namespace json = boost::json;
 using control::percent_encode;
-
-Result<json::value> call(CommandContext& ctx,
-                         std::string_view method,
-                         const std::string& target,
-                         const json::value& body = nullptr) {
-  auto response =
-      ctx.client.request(method, target, body.is_null() ? std::string() : json::serialize(body));
-  if (!response) {
-    return response.error();
-  }
-  boost::system::error_code ec;
-  auto parsed = json::parse(response->body, ec);
-  if (response->status >= 400) {
-    if (!ec && parsed.is_object()) {
-      if (const auto* message = parsed.as_object().if_contains("error");
-          message != nullptr && message->is_string()) {
-        return make_error(std::string(message->as_string()));
-      }
-    }
-    return make_error("the daemon answered HTTP " + std::to_string(response->status));
-  }
-  if (ec) {
-    return make_error("the daemon's answer is not JSON: " + ec.message());
-  }
-  return parsed;
-}
 
 std::string text(const json::value& v, std::string_view key) {
   if (const auto* o = v.if_object()) {

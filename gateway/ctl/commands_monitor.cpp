@@ -6,34 +6,13 @@
 
 #include "gateway/core/control/client.hpp"
 #include "gateway/core/control/router.hpp"
+#include "gateway/ctl/daemon_call.hpp"
 #include "gateway/ctl/format.hpp"
 
 namespace portcullis::ctl {
 namespace {
 
 namespace json = boost::json;
-
-Result<json::value> get(CommandContext& ctx, const std::string& target) {
-  auto response = ctx.client.request("GET", target);
-  if (!response) {
-    return response.error();
-  }
-  boost::system::error_code ec;
-  auto parsed = json::parse(response->body, ec);
-  if (response->status >= 400) {
-    if (!ec && parsed.is_object()) {
-      if (const auto* message = parsed.as_object().if_contains("error");
-          message != nullptr && message->is_string()) {
-        return make_error(std::string(message->as_string()));
-      }
-    }
-    return make_error("the daemon answered HTTP " + std::to_string(response->status));
-  }
-  if (ec) {
-    return make_error("the daemon's answer is not JSON: " + ec.message());
-  }
-  return parsed;
-}
 
 const json::value* field(const json::value& v, std::string_view key) {
   const auto* o = v.if_object();
@@ -82,7 +61,7 @@ Result<void> monitor_top(CommandContext& ctx, const Args& args) {
   if (auto limit = args.get("--limit")) {
     target += "?limit=" + control::percent_encode(*limit);
   }
-  auto r = get(ctx, target);
+  auto r = call(ctx, "GET", target);
   if (!r) {
     return r.error();
   }
