@@ -182,7 +182,11 @@ class MonitorTest(unittest.TestCase):
         self.assertLessEqual(h4["attempts"], 22, h4)  # one SYN per connect, a retransmit at most
         self.assertEqual(h4["distinct_destinations"], 20, h4)
         self.assertEqual(h4["tenant_id"], "acme")
-        self.assertGreaterEqual(h4["syn_per_minute"], 20)
+        # A sliding-window estimate: attempts that fell in the previous minute
+        # count for the part of it still inside the last 60 s (exact values are
+        # unit-tested with a fake clock), so a minute boundary may shave a little.
+        self.assertGreaterEqual(h4["syn_per_minute"], 15, h4)
+        self.assertLessEqual(h4["syn_per_minute"], 22, h4)
         self.assertLessEqual(h6["attempts"], 7, h6)
         self.assertEqual(h6["distinct_destinations"], 5, h6)
         self.assertEqual(h6["tenant_id"], "acme")
