@@ -507,6 +507,10 @@ std::size_t Spool::size() const {
   return static_cast<std::size_t>(stmt->column_int(0));
 }
 
+int Spool::latest_schema_version() {
+  return kSchemaVersion;
+}
+
 int Spool::schema_version() const {
   std::lock_guard lock(reader_mutex_);
   return user_version(reader_);

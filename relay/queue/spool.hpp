@@ -97,6 +97,7 @@ class Spool {
   std::uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
 
   int schema_version() const;
+  static int latest_schema_version();
   std::filesystem::path path() const { return path_; }
 
   // ---- delivery state (thread-safe, synchronous; small transactions) ----
