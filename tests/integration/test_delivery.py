@@ -30,7 +30,6 @@ is started in setUpClass so its minute runs while the other tests do.
 
     python3 -u test_delivery.py --bin BUILD/bin --source REPO [unittest args]
 """
-import argparse
 import email
 import email.policy
 import json
@@ -47,7 +46,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness.daemon import Daemon, render_config  # noqa: E402
 from harness.delivery_lab import (Sink, add_inet_addresses, dns_records,  # noqa: E402
                                   make_ca_and_cert, render_message, submit, wait_until)
-from harness.netns import GW_LAN4, Lab, leftover_namespaces  # noqa: E402
+from harness import runner  # noqa: E402
+from harness.netns import GW_LAN4, Lab  # noqa: E402
 
 BIN = None
 SOURCE = None
@@ -644,27 +644,18 @@ class DeliveryTest(unittest.TestCase):
         self.assertIn("451", blocks[rcpt].get("Diagnostic-Code", ""), str(blocks[rcpt]))
 
 
-def main():
+def configure(bin_dir, source_dir):
     global BIN, SOURCE
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--source", required=True)
-    args, rest = parser.parse_known_args()
-    BIN, SOURCE = os.path.abspath(args.bin), os.path.abspath(args.source)
-    if os.geteuid() != 0:
-        print("test_delivery: needs root (network namespaces)", file=sys.stderr)
-        return 1
-    prefix = f"pc{os.getpid()}-"
-    prog = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    ok = prog.result.wasSuccessful()
-    if not ok:
-        print(DeliveryTest.daemon_log, file=sys.stderr)
-        print(DeliveryTest.sink_logs, file=sys.stderr)
-    left = leftover_namespaces(prefix)
-    if left:
-        print(f"namespaces left behind: {left}", file=sys.stderr)
-        ok = False
-    return 0 if ok else 1
+    BIN, SOURCE = bin_dir, source_dir
+
+
+def print_diagnostics():
+    print(DeliveryTest.daemon_log, file=sys.stderr)
+    print(DeliveryTest.sink_logs, file=sys.stderr)
+
+
+def main():
+    return runner.run("test_delivery", configure, print_diagnostics)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ have reached the sink at least once. Duplicates are allowed and reported.
 
     python3 -u test_delivery_crash.py --bin BUILD/bin --source REPO
 """
-import argparse
 import collections
 import os
 import sys
@@ -20,7 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness.daemon import Daemon, render_config  # noqa: E402
 from harness.delivery_lab import Sink, dns_records, render_message, submit, wait_until  # noqa: E402
-from harness.netns import GW_LAN4, INET4, Lab, leftover_namespaces  # noqa: E402
+from harness import runner  # noqa: E402
+from harness.netns import GW_LAN4, INET4, Lab  # noqa: E402
 
 BIN = None
 N = 60
@@ -115,27 +115,18 @@ class DeliveryCrashTest(unittest.TestCase):
             self.assertIn(b"Hello from the delivery tests.", m.data, m.meta)
 
 
-def main():
+def configure(bin_dir, _source_dir):
     global BIN
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--source", required=True)
-    args, rest = parser.parse_known_args()
-    BIN = os.path.abspath(args.bin)
-    if os.geteuid() != 0:
-        print("test_delivery_crash: needs root (network namespaces)", file=sys.stderr)
-        return 1
-    prefix = f"pc{os.getpid()}-"
-    prog = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    ok = prog.result.wasSuccessful()
-    if not ok:
-        print("---- portcullisd log (last 80 lines) ----", file=sys.stderr)
-        print(DeliveryCrashTest.daemon_log, file=sys.stderr)
-    left = leftover_namespaces(prefix)
-    if left:
-        print(f"namespaces left behind: {left}", file=sys.stderr)
-        ok = False
-    return 0 if ok else 1
+    BIN = bin_dir
+
+
+def print_diagnostics():
+    print("---- portcullisd log (last 80 lines) ----", file=sys.stderr)
+    print(DeliveryCrashTest.daemon_log, file=sys.stderr)
+
+
+def main():
+    return runner.run("test_delivery_crash", configure, print_diagnostics)
 
 
 if __name__ == "__main__":

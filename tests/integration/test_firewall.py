@@ -13,7 +13,6 @@ refused or reset). Needs root and the daemon wiring of firewall_wiring.hpp.
 
     python3 -u tests/integration/test_firewall.py --bin BUILD/bin --source REPO
 """
-import argparse
 import os
 import sys
 import time
@@ -22,8 +21,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness.daemon import Daemon, render_config  # noqa: E402
-from harness.netns import (GW_LAN4, GW_LAN6, INET4, INET6, TENANT_HOSTS, Lab,  # noqa: E402
-                           leftover_namespaces)
+from harness import runner  # noqa: E402
+from harness.netns import GW_LAN4, GW_LAN6, INET4, INET6, TENANT_HOSTS, Lab  # noqa: E402
 
 BIN = None
 HOSTNAME = "relay.gw.example"
@@ -259,27 +258,19 @@ class FirewallTest(unittest.TestCase):
             self.wait_for(self.lab.tenant, INET4, "closed")
 
 
-def main():
+def configure(bin_dir, _source_dir):
     global BIN
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--source", required=True)
-    args, rest = parser.parse_known_args()
-    BIN = os.path.abspath(args.bin)
-    if os.geteuid() != 0:
-        print("test_firewall: needs root (network namespaces, nftables)", file=sys.stderr)
-        return 1
-    prefix = f"pc{os.getpid()}-"
-    prog = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    ok = prog.result.wasSuccessful()
-    if not ok and FirewallTest.daemon_log:
+    BIN = bin_dir
+
+
+def print_diagnostics():
+    if FirewallTest.daemon_log:
         print("---- portcullisd log (last 80 lines) ----", file=sys.stderr)
         print("\n".join(FirewallTest.daemon_log.splitlines()[-80:]), file=sys.stderr)
-    left = leftover_namespaces(prefix)
-    if left:
-        print(f"namespaces left behind: {left}", file=sys.stderr)
-        ok = False
-    return 0 if ok else 1
+
+
+def main():
+    return runner.run("test_firewall", configure, print_diagnostics)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ wires the monitor) and must count:
 
     python3 -u tests/integration/test_monitor.py --bin BUILD/bin --source REPO
 """
-import argparse
 import json
 import os
 import subprocess
@@ -23,7 +22,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness.netns import Lab, leftover_namespaces  # noqa: E402
+from harness import runner  # noqa: E402
+from harness.netns import Lab  # noqa: E402
 
 BIN = SOURCE = None
 NFLOG_GROUP = 7
@@ -249,27 +249,19 @@ class MonitorTest(unittest.TestCase):
                       and s["syns"] >= settled_syns + 5, what="post-flood attempts")
 
 
-def main():
+def configure(bin_dir, source_dir):
     global BIN, SOURCE
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--source", required=True)
-    args, rest = parser.parse_known_args()
-    BIN, SOURCE = os.path.abspath(args.bin), os.path.abspath(args.source)
-    if os.geteuid() != 0:
-        print("test_monitor: needs root (network namespaces)", file=sys.stderr)
-        return 1
-    prefix = f"pc{os.getpid()}-"
-    prog = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    ok = prog.result.wasSuccessful()
-    if not ok and MonitorTest.lab is not None and os.path.exists(MonitorTest.log.name):
+    BIN, SOURCE = bin_dir, source_dir
+
+
+def print_diagnostics():
+    if MonitorTest.lab is not None and os.path.exists(MonitorTest.log.name):
         print("---- monitor probe log ----", file=sys.stderr)
         print(MonitorTest.probe_log(), file=sys.stderr)
-    left = leftover_namespaces(prefix)
-    if left:
-        print(f"namespaces left behind: {left}", file=sys.stderr)
-        ok = False
-    return 0 if ok else 1
+
+
+def main():
+    return runner.run("test_monitor", configure, print_diagnostics)
 
 
 if __name__ == "__main__":

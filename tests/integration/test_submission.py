@@ -6,7 +6,6 @@ client) run inside the tenant and stranger namespaces.
 
     python3 -u test_submission.py --bin BUILD/bin --source REPO [unittest args]
 """
-import argparse
 import base64
 import os
 import re
@@ -16,7 +15,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness.daemon import Daemon, render_config  # noqa: E402
-from harness.netns import (GW_LAN4, GW_LAN6, Lab, leftover_namespaces)  # noqa: E402
+from harness import runner  # noqa: E402
+from harness.netns import GW_LAN4, GW_LAN6, Lab  # noqa: E402
 from harness.smtp_client import dialog  # noqa: E402
 
 BIN = None
@@ -352,27 +352,19 @@ class SubmissionTest(unittest.TestCase):
         self.assertEqual(res.returncode, 2, res)
 
 
-def main():
+def configure(bin_dir, source_dir):
     global BIN, SOURCE
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--source", required=True)
-    args, rest = parser.parse_known_args()
-    BIN, SOURCE = os.path.abspath(args.bin), os.path.abspath(args.source)
-    if os.geteuid() != 0:
-        print("test_submission: needs root (network namespaces)", file=sys.stderr)
-        return 1
-    prefix = f"pc{os.getpid()}-"
-    prog = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    ok = prog.result.wasSuccessful()
-    if not ok and SubmissionTest.daemon_log:
+    BIN, SOURCE = bin_dir, source_dir
+
+
+def print_diagnostics():
+    if SubmissionTest.daemon_log:
         print("---- portcullisd log (last 80 lines) ----", file=sys.stderr)
         print("\n".join(SubmissionTest.daemon_log.splitlines()[-80:]), file=sys.stderr)
-    left = leftover_namespaces(prefix)
-    if left:
-        print(f"namespaces left behind: {left}", file=sys.stderr)
-        ok = False
-    return 0 if ok else 1
+
+
+def main():
+    return runner.run("test_submission", configure, print_diagnostics)
 
 
 if __name__ == "__main__":
