@@ -37,25 +37,19 @@ std::uint64_t as_count(const json::value* v) {
 NftablesPolicy::NftablesPolicy(RulesetSettings settings, std::size_t chunk)
     : settings_(std::move(settings)), chunk_(chunk) {}
 
-void NftablesPolicy::set_script_hook(std::function<void(std::string&)> hook) {
+void NftablesPolicy::set_refusal_for_test(std::function<bool()> refuse) {
   std::lock_guard lock(mutex_);
-  script_hook_ = std::move(hook);
-}
-
-Result<void> NftablesPolicy::run_locked(std::string script) {
-  if (script_hook_) {
-    script_hook_(script);
-  }
-  auto ran = nft_.run(script);
-  if (!ran) {
-    return ran.error();
-  }
-  return {};
+  refuse_for_test_ = std::move(refuse);
 }
 
 Result<void> NftablesPolicy::apply_locked(Ruleset next) {
   const auto started = std::chrono::steady_clock::now();
-  if (auto ran = run_locked(next.render_replace(chunk_)); !ran) {
+  auto script = next.render_replace(chunk_);
+  if (refuse_locked()) {
+    script += "add element inet " + settings_.table +
+              " traffic4 { 198.19.255.255 : \"test.refused.counter\" }\n";
+  }
+  if (auto ran = nft_.run(script); !ran) {
     log::error("firewall_apply_failed",
                {{"table", settings_.table}, {"error", ran.error().message}});
     return make_error("the kernel refused the firewall table (the previous one stays in force): " +
@@ -82,18 +76,20 @@ Result<void> NftablesPolicy::update(const tenants::TenantDirectory& directory) {
     return apply_locked(std::move(next));
   }
   const auto started = std::chrono::steady_clock::now();
-  const auto script = Ruleset::render_update(*applied_, next, chunk_);
-  if (script.empty()) {
+  const auto diff = Ruleset::diff(*applied_, next);
+  if (diff.empty()) {
     return {};
   }
-  if (auto ran = run_locked(script); !ran) {
+  if (auto sent = writer_.apply(settings_.table, diff, refuse_locked()); !sent) {
     // The kernel's table is not what we think (changed behind our back?):
     // rebuild it whole; if that fails too, the old table stays in force.
     log::warning("firewall_update_failed",
-                 {{"table", settings_.table}, {"error", ran.error().message}});
+                 {{"table", settings_.table}, {"error", sent.error().message}});
     return apply_locked(std::move(next));
   }
   log::info("firewall_updated", {{"table", settings_.table},
+                                 {"removed", diff.removals.size()},
+                                 {"added", diff.additions.size()},
                                  {"elements", next.elements().size()},
                                  {"ms", elapsed_ms(started)}});
   applied_ = std::move(next);

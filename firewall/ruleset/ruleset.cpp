@@ -40,39 +40,45 @@ std::string_view verdict(Port25Mode mode) {
   return "goto port25_block";
 }
 
-// One named set or map and the element text to add to it.
-struct SetEntries {
-  std::string name;
-  std::vector<std::string> entries;
-  bool flush_first = false;  // update: the set is emptied, then loaded whole
-};
+ElementValue value_of_verdict(Port25Mode mode) {
+  switch (mode) {
+    case Port25Mode::exempt:
+      return {ElementValue::Kind::accept, ""};
+    case Port25Mode::redirect:
+      return {ElementValue::Kind::go_to, "port25_leak"};
+    case Port25Mode::block:
+      break;
+  }
+  return {ElementValue::Kind::go_to, "port25_block"};
+}
 
-constexpr std::size_t kMaxDeletions = 16;
-
-// The per-set element lists of a model, or of a slice of it.
+// The element changes of a model, or of a slice of it, grouped per set so
+// that each set's elements go out together (one command or netlink message).
 struct ElementLists {
   // verdict, traffic, attempts, tenants, redirect; index 0 = v4, 1 = v6.
-  std::array<SetEntries, 10> sets{{{"verdict4", {}, false},
-                                   {"verdict6", {}, false},
-                                   {"traffic4", {}, false},
-                                   {"traffic6", {}, false},
-                                   {"attempts4", {}, false},
-                                   {"attempts6", {}, false},
-                                   {"tenants4", {}, false},
-                                   {"tenants6", {}, false},
-                                   {"redirect4", {}, false},
-                                   {"redirect6", {}, false}}};
+  static constexpr std::array<std::string_view, 10> kNames = {
+      "verdict4",  "verdict6", "traffic4", "traffic6",  "attempts4",
+      "attempts6", "tenants4", "tenants6", "redirect4", "redirect6"};
+  std::array<std::vector<ElementChange>, 10> sets;
 
-  SetEntries& at(std::size_t kind, const AddressBlock& block) {
-    return sets[kind * 2 + (block.v6 ? 1 : 0)];
+  void push(std::size_t kind, const AddressBlock& block, ElementValue value) {
+    const auto index = kind * 2 + (block.v6 ? 1 : 0);
+    sets[index].push_back({std::string(kNames[index]), block, std::move(value)});
   }
-  SetEntries* find(std::string_view name) {
-    for (auto& s : sets) {
-      if (s.name == name) {
-        return &s;
+  const std::vector<ElementChange>* find(std::string_view name) const {
+    for (std::size_t i = 0; i < kNames.size(); ++i) {
+      if (kNames[i] == name) {
+        return &sets[i];
       }
     }
     return nullptr;
+  }
+  std::vector<ElementChange> flatten() && {
+    std::vector<ElementChange> out;
+    for (auto& set : sets) {
+      std::move(set.begin(), set.end(), std::back_inserter(out));
+    }
+    return out;
   }
 };
 
@@ -88,56 +94,51 @@ void add_entries(ElementLists& lists,
                  const AddressBlock& block,
                  const Assignment& a,
                  bool membership) {
-  const auto key = block.to_string();
-  lists.at(kVerdict, block).entries.push_back(key + " : " + std::string(verdict(a.mode)));
-  lists.at(kTraffic, block)
-      .entries.push_back(key + " : \"" + counter_name(a.tenant_id, a.mode, false) + "\"");
-  lists.at(kAttempts, block)
-      .entries.push_back(key + " : \"" + counter_name(a.tenant_id, a.mode, true) + "\"");
+  lists.push(kVerdict, block, value_of_verdict(a.mode));
+  lists.push(kTraffic, block,
+             {ElementValue::Kind::counter, counter_name(a.tenant_id, a.mode, false)});
+  lists.push(kAttempts, block,
+             {ElementValue::Kind::counter, counter_name(a.tenant_id, a.mode, true)});
   if (membership) {
-    lists.at(kTenants, block).entries.push_back(key);
+    lists.push(kTenants, block, {});
   }
   if (a.mode == Port25Mode::redirect) {
-    lists.at(kRedirect, block).entries.push_back(key);
+    lists.push(kRedirect, block, {});
   }
 }
 
+// Deleting needs only the key; the values are kept to say what was removed.
 void delete_entries(ElementLists& lists,
                     const AddressBlock& block,
                     const Assignment& a,
                     bool membership) {
-  const auto key = block.to_string();
-  for (auto kind : {kVerdict, kTraffic, kAttempts}) {
-    lists.at(kind, block).entries.push_back(key);
-  }
-  if (membership) {
-    lists.at(kTenants, block).entries.push_back(key);
-  }
-  if (a.mode == Port25Mode::redirect) {
-    lists.at(kRedirect, block).entries.push_back(key);
-  }
+  add_entries(lists, block, a, membership);
 }
 
 void render_commands(std::string& out,
                      std::string_view verb,
                      const std::string& table,
-                     const ElementLists& lists,
+                     const std::vector<ElementChange>& changes,
                      std::size_t chunk) {
   chunk = std::max<std::size_t>(chunk, 1);
-  for (const auto& set : lists.sets) {
-    for (std::size_t i = 0; i < set.entries.size(); i += chunk) {
-      out += verb;
-      out += " element inet ";
-      out += table;
-      out += ' ';
-      out += set.name;
-      out += " { ";
-      const auto end = std::min(set.entries.size(), i + chunk);
-      for (std::size_t j = i; j < end; ++j) {
-        out += set.entries[j];
-        out += j + 1 < end ? ", " : " }\n";
+  const bool with_values = verb == "add";
+  std::size_t i = 0;
+  while (i < changes.size()) {
+    const auto& set = changes[i].set;
+    out += verb;
+    out += " element inet ";
+    out += table;
+    out += ' ';
+    out += set;
+    out += " { ";
+    std::size_t n = 0;
+    for (; i < changes.size() && changes[i].set == set && n < chunk; ++i, ++n) {
+      if (n > 0) {
+        out += ", ";
       }
+      out += with_values ? element_text(changes[i]) : changes[i].block.to_string();
     }
+    out += " }\n";
   }
 }
 
@@ -262,11 +263,11 @@ std::string Ruleset::render_skeleton(bool with_elements) const {
     out += type;
     out += "\n\t\tflags interval\n";
     const auto* set = lists.find(name);
-    if (set != nullptr && !set->entries.empty()) {
+    if (set != nullptr && !set->empty()) {
       out += "\t\telements = { ";
-      for (std::size_t i = 0; i < set->entries.size(); ++i) {
-        out += set->entries[i];
-        out += i + 1 < set->entries.size() ? ",\n\t\t\t     " : " }\n";
+      for (std::size_t i = 0; i < set->size(); ++i) {
+        out += element_text((*set)[i]);
+        out += i + 1 < set->size() ? ",\n\t\t\t     " : " }\n";
       }
     }
     out += "\t}\n";
@@ -366,12 +367,11 @@ std::string Ruleset::render_replace(std::size_t chunk) const {
   for (const auto& [block, assignment] : elements_) {
     add_entries(lists, block, assignment, true);
   }
-  render_commands(out, "add", table, lists, chunk);
+  render_commands(out, "add", table, std::move(lists).flatten(), chunk);
   return out;
 }
 
-std::string Ruleset::render_update(const Ruleset& from, const Ruleset& to, std::size_t chunk) {
-  const auto& table = to.settings_.table;
+RulesetDiff Ruleset::diff(const Ruleset& from, const Ruleset& to) {
   ElementLists removals;
   ElementLists additions;
   auto old_it = from.elements_.begin();
@@ -393,53 +393,51 @@ std::string Ruleset::render_update(const Ruleset& from, const Ruleset& to, std::
       ++new_it;
     }
   }
-  // libnftables 1.0.6 pays a walk over the whole interval set for every
-  // element it deletes (~0.3 s per element at 50,000 elements); past a few
-  // deletions, flushing the set and loading it again is far cheaper, and is
-  // still only element changes (chains, handles and counters stay).
-  ElementLists full;
-  bool any_rewrite = false;
-  for (auto& set : removals.sets) {
-    if (set.entries.size() > kMaxDeletions) {
-      any_rewrite = true;
-      break;
-    }
-  }
-  if (any_rewrite) {
-    for (const auto& [block, assignment] : to.elements_) {
-      add_entries(full, block, assignment, true);
-    }
-    for (std::size_t i = 0; i < removals.sets.size(); ++i) {
-      auto& set = removals.sets[i];
-      if (set.entries.size() > kMaxDeletions) {
-        set.entries.clear();
-        additions.sets[i].entries = std::move(full.sets[i].entries);
-        additions.sets[i].flush_first = true;
-      }
-    }
-  }
+  RulesetDiff d;
+  d.removals = std::move(removals).flatten();
+  d.additions = std::move(additions).flatten();
+  std::set_difference(to.counters_.begin(), to.counters_.end(), from.counters_.begin(),
+                      from.counters_.end(), std::back_inserter(d.counters_added));
+  std::set_difference(from.counters_.begin(), from.counters_.end(), to.counters_.begin(),
+                      to.counters_.end(), std::back_inserter(d.counters_removed));
+  return d;
+}
+
+std::string Ruleset::render_update(const RulesetDiff& diff,
+                                   const std::string& table,
+                                   std::size_t chunk) {
   std::string out;
-  render_commands(out, "delete", table, removals, chunk);
-  for (const auto& set : additions.sets) {
-    if (set.flush_first) {
-      out += (set.name.starts_with("tenants") || set.name.starts_with("redirect")
-                  ? "flush set inet "
-                  : "flush map inet ") +
-             table + " " + set.name + "\n";
-    }
+  render_commands(out, "delete", table, diff.removals, chunk);
+  for (const auto& name : diff.counters_added) {
+    out += "add counter inet " + table + " " + name + "\n";
   }
-  for (const auto& name : to.counters_) {
-    if (!from.counters_.contains(name)) {
-      out += "add counter inet " + table + " " + name + "\n";
-    }
-  }
-  render_commands(out, "add", table, additions, chunk);
-  for (const auto& name : from.counters_) {
-    if (!to.counters_.contains(name)) {
-      out += "delete counter inet " + table + " " + name + "\n";
-    }
+  render_commands(out, "add", table, diff.additions, chunk);
+  for (const auto& name : diff.counters_removed) {
+    out += "delete counter inet " + table + " " + name + "\n";
   }
   return out;
+}
+
+std::string Ruleset::render_update(const Ruleset& from, const Ruleset& to, std::size_t chunk) {
+  return render_update(diff(from, to), to.settings_.table, chunk);
+}
+
+std::string element_text(const ElementChange& change) {
+  auto text = change.block.to_string();
+  switch (change.value.kind) {
+    case ElementValue::Kind::none:
+      break;
+    case ElementValue::Kind::accept:
+      text += " : accept";
+      break;
+    case ElementValue::Kind::go_to:
+      text += " : goto " + change.value.name;
+      break;
+    case ElementValue::Kind::counter:
+      text += " : \"" + change.value.name + "\"";
+      break;
+  }
+  return text;
 }
 
 }  // namespace portcullis::firewall

@@ -45,6 +45,40 @@ struct RulesetSettings {
   static Result<RulesetSettings> from_config(const config::Config& config);
 };
 
+// What one element of a set or map holds.
+struct ElementValue {
+  enum class Kind { none, accept, go_to, counter };
+  Kind kind = Kind::none;
+  std::string name;  // the chain (go_to) or the counter
+  bool operator==(const ElementValue&) const = default;
+};
+
+// One element added to or deleted from a named set or map of the table.
+struct ElementChange {
+  std::string set;  // "verdict4", "traffic6", …
+  AddressBlock block;
+  ElementValue value;  // for a deletion: what the element held
+};
+
+// The changes that turn one model's elements and counters into another's, in
+// the order they must reach the kernel: deletions first (interval sets refuse
+// even a transient overlap), then new counters, additions, and the counters
+// no element refers to any more. Elements are grouped per set.
+struct RulesetDiff {
+  std::vector<ElementChange> removals;
+  std::vector<std::string> counters_added;
+  std::vector<ElementChange> additions;
+  std::vector<std::string> counters_removed;
+
+  bool empty() const {
+    return removals.empty() && additions.empty() && counters_added.empty() &&
+           counters_removed.empty();
+  }
+};
+
+// "198.18.1.0/24 : goto port25_block", as nft writes an element.
+std::string element_text(const ElementChange& change);
+
 // Elements per add/delete command: keeps each command's parse and netlink
 // message small; the commands still form one transaction.
 inline constexpr std::size_t kDefaultChunk = 4096;
@@ -68,9 +102,14 @@ class Ruleset {
   // table (chains, counters, empty sets), then the elements in chunks.
   std::string render_replace(std::size_t chunk = kDefaultChunk) const;
 
-  // The commands that turn `from`'s elements and counters into `to`'s,
-  // deletions first (interval sets refuse overlaps, even transient ones);
-  // empty when nothing changed. Both must have the same settings.
+  // Both must have the same settings.
+  static RulesetDiff diff(const Ruleset& from, const Ruleset& to);
+
+  // The diff as nft commands (what an update sends, in text); empty when
+  // nothing changed.
+  static std::string render_update(const RulesetDiff& diff,
+                                   const std::string& table,
+                                   std::size_t chunk = kDefaultChunk);
   static std::string render_update(const Ruleset& from,
                                    const Ruleset& to,
                                    std::size_t chunk = kDefaultChunk);

@@ -127,8 +127,11 @@ int serve(const config::Config& config) {
                                         std::move(router));
   control_server.start();
 
+  // The firewall follows tenant changes for the daemon's whole life: it keeps
+  // CAP_NET_ADMIN (and nothing else) after the switch of user.
   if (auto dropped =
-          drop_privileges(config.node.user, {config.node.state_dir, config.node.control_socket});
+          drop_privileges(config.node.user, {config.node.state_dir, config.node.control_socket},
+                          config.firewall.enabled);
       !dropped) {
     throw std::runtime_error(dropped.error().message);
   }

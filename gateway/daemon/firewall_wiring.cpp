@@ -22,16 +22,14 @@ std::unique_ptr<firewall::Port25Policy> start_firewall(const config::Config& con
     log::info("firewall_disabled", {{"table", settings->table}});
     return policy;
   }
-  // Test hook for the integration tests: while this file exists every script
-  // gets a command the kernel refuses. It can only make changes fail (the old
-  // table stays), never open anything; only the daemon's user can create it.
+  // Fault injection for the integration tests: while this file exists every
+  // change sent to the kernel carries a step the kernel refuses. It can only
+  // make changes fail (the old table stays), never open anything; only the
+  // daemon's user can create it.
   const auto reject_marker = config.node.state_dir / "firewall-test-reject";
-  policy->set_script_hook([reject_marker, table = settings->table](std::string& script) {
+  policy->set_refusal_for_test([reject_marker] {
     std::error_code ec;
-    if (std::filesystem::exists(reject_marker, ec)) {
-      script +=
-          "add element inet " + table + " traffic4 { 198.19.255.255 : \"test.refused.counter\" }\n";
-    }
+    return std::filesystem::exists(reject_marker, ec);
   });
   if (auto applied = policy->apply(directory); !applied) {
     throw std::runtime_error("firewall: " + applied.error().message);

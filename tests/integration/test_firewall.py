@@ -14,7 +14,9 @@ refused or reset). Needs root and the daemon wiring of firewall_wiring.hpp.
     python3 -u tests/integration/test_firewall.py --bin BUILD/bin --source REPO
 """
 import os
+import pwd
 import sys
+import tempfile
 import time
 import unittest
 
@@ -99,13 +101,15 @@ class FirewallTest(unittest.TestCase):
             raise
 
     @classmethod
-    def make_daemon(cls, workdir=None):
+    def make_daemon(cls, workdir=None, user=None):
         firewall = ("firewall:\n  enabled: true\n  table: portcullis\n  default_mode: block\n"
                     "  nflog_group: 25\n"
                     "delivery:\n  resolver: \"198.18.2.10:53\"\n  retry_schedule: [1h]\n")
-        return Daemon(BIN, lambda state, sock: render_config(
-            state, sock, intercept=[f"{GW_LAN4}:2525", f"[{GW_LAN6}]:2525"],
-            hostname=HOSTNAME, extra=firewall), netns=cls.lab.gw, workdir=workdir)
+        def text(state, sock):
+            config = render_config(state, sock, intercept=[f"{GW_LAN4}:2525", f"[{GW_LAN6}]:2525"],
+                                   hostname=HOSTNAME, extra=firewall)
+            return config.replace("node:\n", f"node:\n  user: {user}\n", 1) if user else config
+        return Daemon(BIN, text, netns=cls.lab.gw, workdir=workdir)
 
     @classmethod
     def tearDownClass(cls):
@@ -256,6 +260,32 @@ class FirewallTest(unittest.TestCase):
             self.daemon.start()
             self.set_mode("block")
             self.wait_for(self.lab.tenant, INET4, "closed")
+
+
+    def test_10_as_an_unprivileged_user_the_firewall_still_follows_tenants(self):
+        """node.user drops root but keeps CAP_NET_ADMIN (and only that and
+        CAP_NET_RAW): tenant changes still reach the kernel."""
+        self.daemon.stop()
+        workdir = tempfile.mkdtemp(prefix="portcullis-it-user-")
+        os.chmod(workdir, 0o711)  # the daemon's user must reach its state dir
+        unprivileged = self.make_daemon(workdir=workdir, user="nobody")
+        try:
+            unprivileged.start()
+            with open(f"/proc/{unprivileged.proc.pid}/status") as f:
+                status = dict(line.split(":", 1) for line in f if ":" in line)
+            self.assertEqual(status["Uid"].split()[0], str(pwd.getpwnam("nobody").pw_uid))
+            self.assertEqual(int(status["CapEff"], 16), (1 << 12) | (1 << 13))  # NET_ADMIN, NET_RAW
+            unprivileged.ctl("tenant", "add", "acme", "--plan", "standard", "--subnet",
+                             "198.18.1.0/24", "--subnet", "fd00:1::/64", "--mode", "block")
+            self.wait_for(self.lab.tenant, INET4, "closed")
+            for mode, want in (("exempt", "inet"), ("block", "closed")):
+                unprivileged.ctl("tenant", "set", "acme", "--mode", mode)
+                for dst in (INET4, INET6):
+                    self.wait_for(self.lab.tenant, dst, want)
+            self.assertNotIn("firewall_sync_failed", unprivileged.log())
+        finally:
+            FirewallTest.daemon_log += unprivileged.log()
+            unprivileged.cleanup()
 
 
 def configure(bin_dir, _source_dir):

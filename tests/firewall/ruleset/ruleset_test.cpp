@@ -217,7 +217,7 @@ TEST(Ruleset, HundredThousandPrefixesRenderFastAndInChunks) {
 namespace portcullis::firewall {
 namespace {
 
-TEST(RulesetUpdate, ManyDeletionsFlushAndReloadTheSetInstead) {
+TEST(RulesetUpdate, AModeChangeTouchesOnlyTheTenantsElements) {
   std::vector<store::Tenant> before_tenants;
   store::Tenant t;
   t.id = "big";
@@ -231,13 +231,25 @@ TEST(RulesetUpdate, ManyDeletionsFlushAndReloadTheSetInstead) {
   const auto before = Ruleset::build(tenants::TenantDirectory(before_tenants), s);
   t.port25_mode = store::Port25Mode::exempt;
   const auto after = Ruleset::build(tenants::TenantDirectory({t}), s);
-  const auto script = Ruleset::render_update(before, after);
-  EXPECT_NE(script.find("flush map inet portcullis verdict4\n"), std::string::npos) << script;
-  EXPECT_EQ(script.find("delete element inet portcullis verdict4"), std::string::npos);
-  EXPECT_LT(script.find("flush map inet portcullis verdict4"),
-            script.find("add element inet portcullis verdict4"));
-  // tenants4 did not change: no flush, no elements.
-  EXPECT_EQ(script.find("tenants4"), std::string::npos);
+  const auto diff = Ruleset::diff(before, after);
+  auto in_set = [](const std::vector<ElementChange>& changes, std::string_view set) {
+    return std::count_if(changes.begin(), changes.end(),
+                         [&](const ElementChange& c) { return c.set == set; });
+  };
+  for (auto set : {"verdict4", "traffic4", "attempts4"}) {
+    EXPECT_EQ(in_set(diff.removals, set), 40) << set;
+    EXPECT_EQ(in_set(diff.additions, set), 40) << set;
+  }
+  // Still tenant addresses, never redirected: tenants4 and redirect4 untouched.
+  EXPECT_EQ(in_set(diff.removals, "tenants4") + in_set(diff.additions, "tenants4"), 0);
+  EXPECT_EQ(in_set(diff.removals, "redirect4") + in_set(diff.additions, "redirect4"), 0);
+  EXPECT_EQ(diff.additions.front().value, (ElementValue{ElementValue::Kind::accept, ""}));
+  EXPECT_TRUE(diff.counters_added.empty());
+  EXPECT_TRUE(Ruleset::diff(after, after).empty());
+  // Rendered, every set's elements share one command per chunk.
+  const auto script = Ruleset::render_update(diff, "portcullis", 4096);
+  EXPECT_EQ(script.find("flush"), std::string::npos);
+  EXPECT_EQ(count(script, "delete element inet portcullis verdict4 {"), 1u);
 }
 
 }  // namespace
