@@ -9,6 +9,7 @@
 #include "gateway/ctl/commands_events.hpp"
 #include "gateway/ctl/commands_firewall.hpp"
 #include "gateway/ctl/commands_monitor.hpp"
+#include "gateway/ctl/commands_policy.hpp"
 
 namespace portcullis::ctl {
 namespace {
@@ -17,8 +18,8 @@ namespace {
 const std::vector<CommandSpec>& all_commands() {
   static const std::vector<CommandSpec> kAll = [] {
     std::vector<CommandSpec> all = commands();
-    for (const auto* area :
-         {&monitor_commands(), &dkim_commands(), &events_commands(), &firewall_commands()}) {
+    for (const auto* area : {&monitor_commands(), &dkim_commands(), &events_commands(),
+                             &firewall_commands(), &policy_commands()}) {
       all.insert(all.end(), area->begin(), area->end());
     }
     return all;

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <memory>
 
 #include "gateway/core/asio.hpp"
@@ -20,6 +21,7 @@
 #include "gateway/core/tls/self_signed.hpp"
 #include "gateway/daemon/firewall_wiring.hpp"
 #include "gateway/daemon/monitor_wiring.hpp"
+#include "gateway/daemon/policy_wiring.hpp"
 #include "gateway/daemon/privileges.hpp"
 #include "gateway/daemon/spool_event_view.hpp"
 #include "gateway/daemon/spool_queue_view.hpp"
@@ -28,6 +30,7 @@
 #include "relay/delivery/routing.hpp"
 #include "relay/delivery/scheduler.hpp"
 #include "relay/dkim/signer.hpp"
+#include "relay/policy/policy_engine.hpp"
 #include "relay/queue/spool.hpp"
 #include "relay/smtp/server.hpp"
 #include "relay/tls/server_context.hpp"
@@ -67,7 +70,26 @@ std::pair<std::filesystem::path, std::filesystem::path> tls_files(const config::
   return {cert, key};
 }
 
-int serve(const config::Config& config) {
+// SIGHUP: plans (limits) take effect at the next SMTP command; every other
+// section is read at start only, so a change there is reported, not applied.
+void reload_plans(const Options& options, config::Config& config) {
+  auto loaded = config::load_config(options.config_path);
+  if (!loaded.errors.empty() || !loaded.config) {
+    for (const auto& e : loaded.errors) {
+      log::error("reload_refused", {{"error", e.to_string()}});
+    }
+    log::error("reload_failed", {{"config", options.config_path.string()},
+                                 {"errors", loaded.errors.size()},
+                                 {"kept", "the running configuration"}});
+    return;
+  }
+  config.plans = std::move(loaded.config->plans);
+  log::info("reloaded", {{"config", options.config_path.string()},
+                         {"plans", config.plans.size()},
+                         {"note", "plans applied; other sections need a restart"}});
+}
+
+int serve(const Options& options, config::Config& config) {
   log::set_level(config.node.log_level);
   std::filesystem::create_directories(config.node.state_dir);
   ::chmod(config.node.state_dir.c_str(), 0700);
@@ -104,9 +126,13 @@ int serve(const config::Config& config) {
 
   relay::auth::CredentialVerifier verifier(*store);
   relay::auth::AuthLimiter auth_limiter(config.relay.auth, clock);
+  auto policy = make_policy_engine(clock, config, registry, *store, *spool);
+  BounceSuppressor bounce_suppressor(config, *store);
+  bounce_suppressor.subscribe(event_bus);
   relay::smtp::SessionServices services{config.relay, tls_context,  registry, *spool,
                                         verifier,     auth_limiter, clock};
   services.dkim = &dkim_signers;
+  services.policy = policy.get();
   relay::smtp::SmtpServer smtp(io, services);
   smtp.bind();
 
@@ -121,6 +147,8 @@ int serve(const config::Config& config) {
   };
   api.on_dkim_keys_changed = rebuild_dkim;
   api.events = &event_view;
+  SpoolStatsView stats_view(*spool);
+  api.stats = &stats_view;
   control::Router router;
   control::register_api(router, api);
   control::ControlServer control_server(io.get_executor(), config.node.control_socket,
@@ -136,12 +164,25 @@ int serve(const config::Config& config) {
     throw std::runtime_error(dropped.error().message);
   }
 
+  asio::signal_set reload(io, SIGHUP);
+  std::function<void()> wait_for_reload = [&] {
+    reload.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) {
+        return;
+      }
+      reload_plans(options, config);
+      wait_for_reload();
+    });
+  };
+  wait_for_reload();
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) {
       return;
     }
     log::info("stopping", {{"signal", signal}});
+    reload.cancel();
     smtp.stop();
     delivery.stop();
     control_server.stop();
@@ -172,7 +213,7 @@ int run(const Options& options) {
     return 0;
   }
   try {
-    return serve(*config);
+    return serve(options, *config);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "portcullisd: %s\n", e.what());
     return 1;

@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <ctime>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -73,6 +75,35 @@ CREATE INDEX events_time ON events (time);
     R"sql(
 ALTER TABLE recipients ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 4: per-tenant counters by hour, backfilled from the event log so the
+    // monthly quota and the stats count what was sent before the upgrade
+    // (our own DSNs, accepted with detail "bounce[ as ...]", excluded as they are later).
+    R"sql(
+CREATE TABLE stats_hourly (
+  tenant_id TEXT NOT NULL,
+  hour INTEGER NOT NULL,
+  requested INTEGER NOT NULL DEFAULT 0,
+  delivered INTEGER NOT NULL DEFAULT 0,
+  deferred INTEGER NOT NULL DEFAULT 0,
+  bounced_hard INTEGER NOT NULL DEFAULT 0,
+  bounced_soft INTEGER NOT NULL DEFAULT 0,
+  suppressed INTEGER NOT NULL DEFAULT 0,
+  rejected_limits INTEGER NOT NULL DEFAULT 0,
+  complained INTEGER NOT NULL DEFAULT 0,
+  messages INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant_id, hour)
+) WITHOUT ROWID;
+INSERT INTO stats_hourly (tenant_id, hour, requested, delivered, deferred, bounced_hard,
+                          bounced_soft, messages)
+SELECT tenant_id, (time / 3600) * 3600 AS h,
+       SUM(type = 'accepted'), SUM(type = 'delivered'), SUM(type = 'deferred'),
+       SUM(type = 'bounced'), SUM(type = 'expired'),
+       COUNT(DISTINCT CASE WHEN type = 'accepted' THEN message_id END)
+FROM events
+WHERE message_id NOT IN (SELECT message_id FROM events WHERE type = 'accepted'
+                         AND (detail = 'bounce' OR detail LIKE 'bounce %'))
+GROUP BY tenant_id, h;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -86,6 +117,26 @@ constexpr const char* kInsertEvent =
     "INSERT INTO events (time, type, tenant_id, message_id, recipient, detail, remote) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 constexpr const char* kPending = "status IN ('queued', 'deferred')";
+constexpr const char* kAddStats =
+    "INSERT INTO stats_hourly (tenant_id, hour, requested, delivered, deferred, bounced_hard, "
+    "bounced_soft, suppressed, rejected_limits, complained, messages) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+    "ON CONFLICT (tenant_id, hour) DO UPDATE SET "
+    "requested = requested + excluded.requested, delivered = delivered + excluded.delivered, "
+    "deferred = deferred + excluded.deferred, "
+    "bounced_hard = bounced_hard + excluded.bounced_hard, "
+    "bounced_soft = bounced_soft + excluded.bounced_soft, "
+    "suppressed = suppressed + excluded.suppressed, "
+    "rejected_limits = rejected_limits + excluded.rejected_limits, "
+    "complained = complained + excluded.complained, messages = messages + excluded.messages";
+constexpr const char* kStatsColumns =
+    "SUM(requested), SUM(delivered), SUM(deferred), SUM(bounced_hard), SUM(bounced_soft), "
+    "SUM(suppressed), SUM(rejected_limits), SUM(complained), SUM(messages)";
+// DSNs and delay notices the delivery engine queues (see delivery/scheduler.cpp).
+constexpr std::string_view kBounceListener = "bounce";
+constexpr std::int64_t kHour = 3600;
+constexpr std::int64_t kDay = 24 * kHour;
+constexpr auto kPolicyCountsDelay = std::chrono::seconds(1);
 
 std::int64_t unix_now() {
   return static_cast<std::int64_t>(::time(nullptr));
@@ -93,6 +144,89 @@ std::int64_t unix_now() {
 
 std::int64_t to_int64(std::size_t n) {
   return static_cast<std::int64_t>(std::min<std::size_t>(n, INT64_MAX));
+}
+
+std::int64_t floor_to(std::int64_t t, std::int64_t unit) {
+  const std::int64_t q = t / unit;
+  return (q * unit > t ? q - 1 : q) * unit;
+}
+
+using StatsKey = std::pair<std::string, std::int64_t>;  // tenant, hour
+using StatsDeltas = std::map<StatsKey, StatsRow, std::less<>>;
+
+StatsRow& delta_for(StatsDeltas& deltas, std::string_view tenant, std::int64_t time) {
+  return deltas[StatsKey(std::string(tenant), floor_to(time, kHour))];
+}
+
+// Adds the deltas to stats_hourly, inside the caller's transaction.
+Result<void> write_stats(detail::Db& db, const StatsDeltas& deltas) {
+  if (deltas.empty()) {
+    return {};
+  }
+  auto s = db.prepare(kAddStats);
+  if (!s) {
+    return make_error("prepare stats: " + db.error_message());
+  }
+  const auto count = [](std::uint64_t n) {
+    return static_cast<std::int64_t>(std::min<std::uint64_t>(n, INT64_MAX));
+  };
+  for (const auto& [key, row] : deltas) {
+    s->bind(1, key.first);
+    s->bind(2, key.second);
+    s->bind(3, count(row.requested));
+    s->bind(4, count(row.delivered));
+    s->bind(5, count(row.deferred));
+    s->bind(6, count(row.bounced_hard));
+    s->bind(7, count(row.bounced_soft));
+    s->bind(8, count(row.suppressed));
+    s->bind(9, count(row.rejected_limits));
+    s->bind(10, count(row.complained));
+    s->bind(11, count(row.messages));
+    const int rc = s->step();
+    s->reset();
+    if (rc != SQLITE_DONE) {
+      return make_error("update stats: " + db.error_message());
+    }
+  }
+  return {};
+}
+
+// What a committed message adds; nothing for our own DSNs.
+void count_commit(StatsDeltas& deltas, const Envelope& e) {
+  if (e.listener == kBounceListener) {
+    return;
+  }
+  StatsRow& row = delta_for(deltas, e.tenant_id, e.received_at);
+  row.messages += 1;
+  row.requested += e.recipients.size();
+}
+
+void count_outcome(StatsRow& row, RecipientStatus status) {
+  switch (status) {
+    case RecipientStatus::delivered:
+      ++row.delivered;
+      break;
+    case RecipientStatus::deferred:
+      ++row.deferred;
+      break;
+    case RecipientStatus::bounced:
+      ++row.bounced_hard;
+      break;
+    case RecipientStatus::expired:
+      ++row.bounced_soft;
+      break;
+    case RecipientStatus::queued:
+      break;
+  }
+}
+
+std::optional<std::int64_t> month_start(int year, unsigned month) {
+  const std::chrono::year_month_day day{std::chrono::year(year), std::chrono::month(month),
+                                        std::chrono::day(1)};
+  if (!day.ok()) {
+    return std::nullopt;
+  }
+  return std::chrono::sys_seconds(std::chrono::sys_days(day)).time_since_epoch().count();
 }
 
 // Prepared once per write transaction.
@@ -368,17 +502,27 @@ void Spool::enqueue(Pending pending) {
 
 void Spool::run() {
   std::vector<Pending> batch;
+  StatsDeltas counts;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-      if (pending_.empty()) {
+      // Messages go at once; policy counts alone wait up to a second for a batch.
+      while (!stopping_ && pending_.empty()) {
+        if (policy_counts_.empty()) {
+          wake_.wait(lock);
+        } else if (wake_.wait_until(lock, policy_counts_since_ + kPolicyCountsDelay) ==
+                   std::cv_status::timeout) {
+          break;
+        }
+      }
+      if (pending_.empty() && policy_counts_.empty()) {
         return;  // stopping, and everything handed in before stop() is committed
       }
       batch.swap(pending_);
+      counts.swap(policy_counts_);
     }
-    const error_code ec = write_batch(batch);
-    if (!ec) {
+    const error_code ec = write_batch(batch, counts);
+    if (!ec && !batch.empty()) {
       batches_.fetch_add(1, std::memory_order_relaxed);
       commits_.fetch_add(batch.size(), std::memory_order_relaxed);
     }
@@ -386,10 +530,23 @@ void Spool::run() {
       complete(pending, ec);
     }
     batch.clear();
+    if (ec && !counts.empty()) {
+      // Kept for the next try (a second later), not lost with the batch.
+      std::lock_guard lock(mutex_);
+      for (const auto& [key, row] : counts) {
+        policy_counts_[key] += row;
+      }
+      policy_counts_since_ = std::chrono::steady_clock::now();
+      if (stopping_ && pending_.empty()) {
+        log::error("queue_stats_lost", {{"buckets", policy_counts_.size()}});
+        policy_counts_.clear();
+      }
+    }
+    counts.clear();
   }
 }
 
-error_code Spool::write_batch(const std::vector<Pending>& batch) {
+error_code Spool::write_batch(const std::vector<Pending>& batch, StatsDeltas counts) {
   std::vector<events::DeliveryEvent> written;
   Result<void> result;
   {
@@ -403,8 +560,9 @@ error_code Spool::write_batch(const std::vector<Pending>& batch) {
         if (auto r = insert_message(writer_, *statements, pending.message, written); !r) {
           return r;
         }
+        count_commit(counts, pending.message.envelope);
       }
-      return {};
+      return write_stats(writer_, counts);
     });
   }
   if (!result) {
@@ -412,8 +570,10 @@ error_code Spool::write_batch(const std::vector<Pending>& batch) {
                {{"messages", batch.size()}, {"error", result.error().message}});
     return make_error_code(boost::system::errc::io_error);
   }
-  publish(written);
-  wake();
+  if (!batch.empty()) {
+    publish(written);
+    wake();
+  }
   return {};
 }
 
@@ -711,8 +871,9 @@ Result<RecordedOutcomes> Spool::record_outcomes(std::string_view id,
   auto& db = writer_;
   auto result = in_transaction(db, [&]() -> Result<void> {
     std::string tenant;
+    bool counted = true;
     {
-      auto stmt = db.prepare("SELECT tenant_id FROM messages WHERE id = ?1");
+      auto stmt = db.prepare("SELECT tenant_id, listener FROM messages WHERE id = ?1");
       if (!stmt) {
         return make_error(db.error_message());
       }
@@ -721,7 +882,9 @@ Result<RecordedOutcomes> Spool::record_outcomes(std::string_view id,
         return make_error("no queued message '" + std::string(id) + "'");
       }
       tenant = stmt->column_text(0);
+      counted = stmt->column_text(1) != kBounceListener;
     }
+    StatsDeltas counts;
     if (!envelope.tenant_id.empty() && envelope.tenant_id != tenant) {
       return make_error("message " + std::string(id) + " belongs to tenant '" + tenant +
                         "', not '" + envelope.tenant_id + "'");
@@ -782,6 +945,9 @@ Result<RecordedOutcomes> Spool::record_outcomes(std::string_view id,
         return make_error("insert event: " + db.error_message());
       }
       recorded.events.push_back(std::move(event));
+      if (counted) {
+        count_outcome(delta_for(counts, tenant, now), o.status);
+      }
     }
     if (!enqueue.empty()) {
       auto statements = prepare_inserts(db);
@@ -792,7 +958,11 @@ Result<RecordedOutcomes> Spool::record_outcomes(std::string_view id,
         if (auto r = insert_message(db, *statements, m, accepted); !r) {
           return r;
         }
+        count_commit(counts, m.envelope);
       }
+    }
+    if (auto r = write_stats(db, counts); !r) {
+      return r;
     }
     auto pending = db.prepare(
         std::string("SELECT COUNT(*) FROM recipients WHERE message_id = ?1 AND ") + kPending);
@@ -1008,6 +1178,152 @@ std::vector<RecipientState> Spool::recipients(std::string_view id) const {
     out.push_back(std::move(r));
   }
   return out;
+}
+
+StatsRow& StatsRow::operator+=(const StatsRow& other) {
+  requested += other.requested;
+  delivered += other.delivered;
+  deferred += other.deferred;
+  bounced_hard += other.bounced_hard;
+  bounced_soft += other.bounced_soft;
+  suppressed += other.suppressed;
+  rejected_limits += other.rejected_limits;
+  complained += other.complained;
+  messages += other.messages;
+  return *this;
+}
+
+void Spool::record_policy_counts(std::string_view tenant,
+                                 PolicyCount kind,
+                                 std::uint64_t n,
+                                 std::int64_t now) {
+  if (n == 0) {
+    return;
+  }
+  if (now == 0) {
+    now = unix_now();
+  }
+  StatsDeltas delta;
+  StatsRow& row = delta_for(delta, tenant, now);
+  switch (kind) {
+    case PolicyCount::suppressed:
+      row.suppressed = n;
+      break;
+    case PolicyCount::rejected_limits:
+      row.rejected_limits = n;
+      break;
+    case PolicyCount::complained:
+      row.complained = n;
+      break;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      if (policy_counts_.empty()) {
+        policy_counts_since_ = std::chrono::steady_clock::now();
+        wake_.notify_one();  // the committer starts its one-second wait
+      }
+      for (const auto& [key, r] : delta) {
+        policy_counts_[key] += r;
+      }
+      return;
+    }
+  }
+  // After stop() there is no committer: write it here (shutdown only).
+  std::lock_guard lock(writer_mutex_);
+  if (auto r = in_transaction(writer_, [&] { return write_stats(writer_, delta); }); !r) {
+    log::error("queue_stats_failed", {{"error", r.error().message}});
+  }
+}
+
+std::vector<StatsRow> Spool::stats(std::string_view tenant,
+                                   std::int64_t from,
+                                   std::int64_t to,
+                                   bool by_day) const {
+  const std::int64_t unit = by_day ? kDay : kHour;
+  const std::int64_t first = floor_to(from, unit);
+  std::map<std::int64_t, StatsRow> buckets;
+  {
+    std::lock_guard lock(reader_mutex_);
+    auto stmt = reader_.prepare(std::string("SELECT (hour - (((hour % ?4) + ?4) % ?4)) AS b, ") +
+                                kStatsColumns +
+                                " FROM stats_hourly WHERE tenant_id = ?1 AND hour >= ?2 AND "
+                                "hour < ?3 GROUP BY b ORDER BY b");
+    if (!stmt) {
+      log::error("queue_stats_failed", {{"error", stmt.error().message}});
+      return {};
+    }
+    // Every hour of a bucket that starts at or before `to`.
+    const std::int64_t end = to >= INT64_MAX - unit ? INT64_MAX : floor_to(to, unit) + unit;
+    stmt->bind(1, tenant);
+    stmt->bind(2, first);
+    stmt->bind(3, end);
+    stmt->bind(4, unit);
+    while (stmt->step() == SQLITE_ROW) {
+      const auto column = [&](int i) { return static_cast<std::uint64_t>(stmt->column_int(i)); };
+      StatsRow row{.start = stmt->column_int(0),
+                   .requested = column(1),
+                   .delivered = column(2),
+                   .deferred = column(3),
+                   .bounced_hard = column(4),
+                   .bounced_soft = column(5),
+                   .suppressed = column(6),
+                   .rejected_limits = column(7),
+                   .complained = column(8),
+                   .messages = column(9)};
+      buckets[row.start] = row;
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, row] : policy_counts_) {
+      const std::int64_t start = floor_to(key.second, unit);
+      if (key.first == tenant && start >= first && start <= to) {
+        StatsRow& b = buckets[start];
+        b.start = start;
+        b += row;
+      }
+    }
+  }
+  std::vector<StatsRow> out;
+  out.reserve(buckets.size());
+  for (auto& [start, row] : buckets) {
+    out.push_back(row);
+  }
+  return out;
+}
+
+std::uint64_t Spool::messages_in_month(std::string_view tenant, std::string_view month) const {
+  // "YYYY-MM" exactly.
+  const auto digits = [](std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (month.size() != 7 || month[4] != '-' || !digits(month.substr(0, 4)) ||
+      !digits(month.substr(5))) {
+    return 0;
+  }
+  const int year = std::stoi(std::string(month.substr(0, 4)));
+  const unsigned m = static_cast<unsigned>(std::stoi(std::string(month.substr(5, 2))));
+  const auto start = month_start(year, m);
+  const auto end = m == 12 ? month_start(year + 1, 1) : month_start(year, m + 1);
+  if (!start || !end) {
+    return 0;
+  }
+  std::lock_guard lock(reader_mutex_);
+  auto stmt = reader_.prepare(
+      "SELECT COALESCE(SUM(messages), 0) FROM stats_hourly "
+      "WHERE tenant_id = ?1 AND hour >= ?2 AND hour < ?3");
+  if (!stmt) {
+    log::error("queue_stats_failed", {{"error", stmt.error().message}});
+    return 0;
+  }
+  stmt->bind(1, tenant);
+  stmt->bind(2, *start);
+  stmt->bind(3, *end);
+  if (stmt->step() != SQLITE_ROW) {
+    return 0;
+  }
+  return static_cast<std::uint64_t>(stmt->column_int(0));
 }
 
 }  // namespace portcullis::relay::queue

@@ -14,6 +14,18 @@
 // writer connection under a mutex (no SQLITE_BUSY between them); readers use
 // a second connection and see committed snapshots (WAL).
 //
+// Statistics: stats_hourly holds per-tenant counters by UTC hour, written in
+// the transaction that writes what they count, so they agree with the queue
+// after a crash: a commit adds messages += 1 and requested += recipients (at
+// the hour of received_at); record_outcomes adds one of delivered, deferred
+// (a 4xx attempt), bounced_hard (a permanent failure, status bounced) or
+// bounced_soft (status expired: the bounce DSN caused by temporary failures
+// until max_age) at the hour of the outcome. Our own DSNs and delay notices
+// (listener "bounce") are not the tenant's mail and are not counted. Policy
+// refusals (record_policy_counts) are counted on the I/O threads in memory
+// and written with the next commit batch, or within a second when there is
+// none: never an fsync per refused RCPT.
+//
 // Untrusted input: envelope fields and message data from SMTP clients, stored
 // byte-exact through bound parameters and never interpreted here.
 
@@ -26,13 +38,16 @@
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/system/error_code.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -50,6 +65,26 @@ struct RecordedOutcomes {
   bool removed = false;
   std::vector<events::DeliveryEvent> events;
 };
+
+// One bucket of a tenant's counters: an hour, or a UTC day of hours.
+struct StatsRow {
+  std::int64_t start = 0;       // unix seconds: the start of the hour or day (UTC)
+  std::uint64_t requested = 0;  // recipients of committed messages
+  std::uint64_t delivered = 0;
+  std::uint64_t deferred = 0;
+  std::uint64_t bounced_hard = 0;
+  std::uint64_t bounced_soft = 0;
+  std::uint64_t suppressed = 0;
+  std::uint64_t rejected_limits = 0;
+  std::uint64_t complained = 0;
+  std::uint64_t messages = 0;  // committed messages (what the monthly quota counts)
+
+  StatsRow& operator+=(const StatsRow& other);
+  bool operator==(const StatsRow&) const = default;
+};
+
+// Counters that come from outside the queue's own writes.
+enum class PolicyCount { suppressed, rejected_limits, complained };
 
 class Spool {
  public:
@@ -149,6 +184,26 @@ class Spool {
   // Every recipient row of a message in envelope order; empty when not queued.
   std::vector<RecipientState> recipients(std::string_view id) const;
 
+  // ---- statistics (thread-safe) ----
+
+  // Adds n to the tenant's counter for the hour of `now` (0 = the system
+  // clock). Cheap: memory only; written within a second (or at stop()).
+  void record_policy_counts(std::string_view tenant,
+                            PolicyCount kind,
+                            std::uint64_t n = 1,
+                            std::int64_t now = 0);
+  // The tenant's buckets (hours, or UTC days when by_day) whose start lies
+  // in [from rounded down to its bucket, to], each bucket whole, oldest first;
+  // buckets without any count are left out. Includes policy counts not written
+  // yet (but not those in the transaction writing them at that instant).
+  std::vector<StatsRow> stats(std::string_view tenant,
+                              std::int64_t from,
+                              std::int64_t to,
+                              bool by_day) const;
+  // Messages committed for the tenant in the UTC month "YYYY-MM"; 0 for a
+  // malformed month.
+  std::uint64_t messages_in_month(std::string_view tenant, std::string_view month) const;
+
  private:
   struct Pending {
     Message message;
@@ -156,11 +211,14 @@ class Spool {
     boost::asio::any_completion_executor work;
   };
 
+  // Policy counts not written yet, by (tenant, hour).
+  using StatsDeltas = std::map<std::pair<std::string, std::int64_t>, StatsRow, std::less<>>;
+
   Spool(std::filesystem::path path, detail::Db writer, detail::Db reader);
 
   void enqueue(Pending pending);
   void run();
-  boost::system::error_code write_batch(const std::vector<Pending>& batch);
+  boost::system::error_code write_batch(const std::vector<Pending>& batch, StatsDeltas counts);
   static void complete(Pending& pending, boost::system::error_code ec);
   void publish(const std::vector<events::DeliveryEvent>& written) const;
   void wake() const;
@@ -175,9 +233,11 @@ class Spool {
   const events::EventBus* bus_ = nullptr;
   std::function<void()> wakeup_;
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;  // pending_, policy_counts_, stopping_
   std::condition_variable wake_;
   std::vector<Pending> pending_;
+  StatsDeltas policy_counts_;
+  std::chrono::steady_clock::time_point policy_counts_since_{};  // the oldest unwritten count
   bool stopping_ = false;
   std::thread committer_;
   std::once_flag joined_;

@@ -286,6 +286,11 @@ Step Protocol::on_auth_result(const AuthResult& result) {
     case AuthStatus::tenant_suspended:
       return reply_only(
           Reply(554, "5.7.1", "Tenant " + result.tenant_id + " is suspended: " + result.reason));
+    case AuthStatus::connection_refused:
+      return Step{result.refusal.value_or(Reply(
+                      421, "4.7.0",
+                      "Too many connections for tenant " + result.tenant_id + ", try again later")),
+                  Action::close};
   }
   return error(Reply(535, "5.7.8", "Authentication credentials invalid"));
 }
@@ -316,7 +321,7 @@ Step Protocol::mail(std::string_view argument) {
     return error(Reply(552, "5.3.4", "Message size exceeds fixed maximum message size"));
   }
   if (mail_gate_) {
-    if (auto refusal = mail_gate_(tenant_id_)) {
+    if (auto refusal = mail_gate_(tenant_id_, mail.size.value_or(0))) {
       return reply_only(std::move(*refusal));
     }
   }
@@ -342,8 +347,13 @@ Step Protocol::rcpt(std::string_view argument) {
     // RFC 5321 4.5.3.1.10: a temporary reply, so the client sends the rest later.
     return reply_only(Reply(452, "4.5.3", "Too many recipients"));
   }
-  transaction_.recipients.push_back(parsed->postmaster ? std::string("postmaster")
-                                                       : parsed->path.address);
+  std::string address = parsed->postmaster ? std::string("postmaster") : parsed->path.address;
+  if (rcpt_gate_) {
+    if (auto refusal = rcpt_gate_(tenant_id_, address, transaction_.recipients.size())) {
+      return reply_only(std::move(*refusal));
+    }
+  }
+  transaction_.recipients.push_back(std::move(address));
   return reply_only(ok("2.1.5", "Ok"));
 }
 
@@ -416,7 +426,7 @@ Step Protocol::on_bdat_chunk(DataError content) {
 }
 
 Step Protocol::on_commit_result(std::optional<std::string> queue_id) {
-  reset_transaction();
+  reset_transaction(queue_id.has_value());
   if (!queue_id) {
     return reply_only(Reply(451, "4.3.0", "Could not queue message, try again later"));
   }
@@ -435,7 +445,15 @@ Step Protocol::quit() {
   return Step{Reply(221, "2.0.0", settings_.hostname + " closing connection"), Action::close};
 }
 
-void Protocol::reset_transaction() {
+void Protocol::on_close() {
+  reset_transaction();
+}
+
+void Protocol::reset_transaction(bool accepted) {
+  if (in_transaction_ && transaction_end_) {
+    in_transaction_ = false;  // first: the hook must never run twice for one transaction
+    transaction_end_(accepted);
+  }
   in_transaction_ = false;
   transaction_ = Transaction{};
   bdat_in_progress_ = false;

@@ -53,13 +53,23 @@ struct AuthRequest {
   std::string password;
 };
 
-enum class AuthStatus { ok, bad_credentials, locked_out, temporary_failure, tenant_suspended };
+// connection_refused: the credentials are good but the tenant has all the
+// connections its plan allows; the session ends with `refusal` (a 421).
+enum class AuthStatus {
+  ok,
+  bad_credentials,
+  locked_out,
+  temporary_failure,
+  tenant_suspended,
+  connection_refused
+};
 
 struct AuthResult {
   AuthStatus status = AuthStatus::bad_credentials;
   std::string tenant_id;
   std::string username;
-  std::string reason;  // for tenant_suspended
+  std::string reason;            // for tenant_suspended
+  std::optional<Reply> refusal;  // for connection_refused
 };
 
 // What a client may submit once the transaction is complete.
@@ -73,15 +83,28 @@ struct Transaction {
 
 class Protocol {
  public:
-  // Checks a MAIL FROM for the authenticated tenant (suspension, later
-  // limits). Returns a refusal, or nothing to accept.
-  using MailGate = std::function<std::optional<Reply>(std::string_view tenant_id)>;
+  // Checks a MAIL FROM for the authenticated tenant (suspension, limits;
+  // declared_size is the SIZE parameter, 0 when absent). Returns a refusal,
+  // or nothing to start the transaction.
+  using MailGate =
+      std::function<std::optional<Reply>(std::string_view tenant_id, std::uint64_t declared_size)>;
+  // Checks a RCPT TO once its syntax and the listener's recipient limit
+  // passed; recipients_so_far were accepted before it in this transaction.
+  using RcptGate = std::function<std::optional<Reply>(
+      std::string_view tenant_id, std::string_view address, std::size_t recipients_so_far)>;
+  // Called exactly once for every transaction the MAIL gate let start, when
+  // it ends: accepted only when it was queued (the 250 after the durable
+  // commit); RSET, EHLO, STARTTLS, refused content, a failed commit and
+  // on_close() end it unaccepted.
+  using TransactionEnd = std::function<void(bool accepted)>;
 
   explicit Protocol(ProtocolSettings settings);
 
   // Intercepted flows are attributed by source address before the greeting.
   void attribute_to_tenant(std::string tenant_id);
   void set_mail_gate(MailGate gate) { mail_gate_ = std::move(gate); }
+  void set_rcpt_gate(RcptGate gate) { rcpt_gate_ = std::move(gate); }
+  void set_transaction_end(TransactionEnd end) { transaction_end_ = std::move(end); }
 
   Reply greeting() const;
   Step on_line(std::string_view line);
@@ -92,6 +115,8 @@ class Protocol {
   Step on_bdat_chunk(DataError error);
   Step on_commit_result(std::optional<std::string> queue_id);
   Step on_timeout() const;
+  // The connection is gone: ends an open transaction (unaccepted). Idempotent.
+  void on_close();
 
   // The longest line the session should accept now (AUTH responses may be longer).
   std::size_t max_line_length() const;
@@ -121,7 +146,7 @@ class Protocol {
   Step quit();
   Step finish_auth_plain(std::string_view base64);
   Step error(Reply reply);
-  void reset_transaction();
+  void reset_transaction(bool accepted = false);
   bool requires_auth() const { return settings_.kind != ListenerKind::intercept; }
 
   ProtocolSettings settings_;
@@ -139,6 +164,8 @@ class Protocol {
   bool bdat_last_ = false;
   unsigned errors_ = 0;
   MailGate mail_gate_;
+  RcptGate rcpt_gate_;
+  TransactionEnd transaction_end_;
 };
 
 }  // namespace portcullis::relay::smtp

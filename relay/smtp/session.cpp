@@ -9,6 +9,7 @@
 #include "relay/auth/auth_limiter.hpp"
 #include "relay/auth/credential_verifier.hpp"
 #include "relay/dkim/signer.hpp"
+#include "relay/policy/policy_engine.hpp"
 #include "relay/queue/spool.hpp"
 #include "relay/smtp/bdat_reader.hpp"
 #include "relay/smtp/data_reader.hpp"
@@ -40,6 +41,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
         stream_(std::move(socket), services.tls),
         timer_(stream_.get_executor()),
         protocol_(settings_for(origin_.kind, services.config)) {}
+  // Whatever way the session ended (even an exception), an open transaction
+  // gives its quota reservation back.
+  ~Connection() { protocol_.on_close(); }
 
   awaitable<void> run();
 
@@ -69,7 +73,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   awaitable<std::optional<DataError>> read_bdat();
   awaitable<AuthResult> authenticate();
   awaitable<std::optional<std::string>> commit();
-  std::optional<Reply> mail_gate(std::string_view tenant_id) const;
+  std::optional<Reply> mail_gate(std::string_view tenant_id, std::uint64_t declared_size) const;
+  std::optional<Reply> suspended(std::string_view tenant_id) const;
+  std::optional<Reply> take_connection_slot(const std::string& tenant_id);
+  std::size_t max_message_size() const;
   void close();
 
   SessionServices& services_;
@@ -87,6 +94,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string out_;
   std::string message_;
   std::optional<BdatReader> bdat_;
+  policy::ConnectionSlot slot_;  // the tenant's connection, once attributed or authenticated
   Protocol protocol_;
 };
 
@@ -202,9 +210,20 @@ Connection::LineStatus Connection::next_line(std::string& line) {
   return LineStatus::line;
 }
 
+// The listener's limit, lowered by the tenant's plan.
+std::size_t Connection::max_message_size() const {
+  std::uint64_t limit = services_.config.limits.max_message_size;
+  if (services_.policy != nullptr && protocol_.authenticated()) {
+    if (const auto tenant_limit = services_.policy->max_message_size(protocol_.tenant_id())) {
+      limit = std::min(limit, *tenant_limit);
+    }
+  }
+  return static_cast<std::size_t>(limit);
+}
+
 awaitable<std::optional<DataError>> Connection::read_data() {
   const auto& limits = services_.config.limits;
-  DataReader reader(limits.max_message_size, limits.max_text_line);
+  DataReader reader(max_message_size(), limits.max_text_line);
   for (;;) {
     const std::size_t used = reader.feed(in_);
     in_.erase(0, used);
@@ -222,7 +241,7 @@ awaitable<std::optional<DataError>> Connection::read_data() {
 awaitable<std::optional<DataError>> Connection::read_bdat() {
   const auto& limits = services_.config.limits;
   if (!bdat_) {
-    bdat_.emplace(limits.max_message_size, limits.max_text_line);
+    bdat_.emplace(max_message_size(), limits.max_text_line);
   }
   std::uint64_t remaining = protocol_.bdat_size();
   while (remaining > 0) {
@@ -270,6 +289,10 @@ awaitable<AuthResult> Connection::authenticate() {
         result.tenant_id = tenant->id;
         result.reason =
             tenant->status_reason.empty() ? "contact your provider" : tenant->status_reason;
+      } else if (auto refusal = take_connection_slot(tenant->id)) {
+        result.status = AuthStatus::connection_refused;
+        result.tenant_id = tenant->id;
+        result.refusal = std::move(refusal);
       } else {
         result.status = AuthStatus::ok;
         result.tenant_id = outcome.tenant_id;
@@ -284,11 +307,14 @@ awaitable<AuthResult> Connection::authenticate() {
       result.status = AuthStatus::temporary_failure;
       break;
   }
-  log::info(result.status == AuthStatus::ok ? "auth_succeeded" : "auth_failed",
-            {{"session", origin_.id},
-             {"client", client_address_},
-             {"user", request.username},
-             {"tenant", result.tenant_id}});
+  // A connection refused for the tenant's limit had good credentials; the
+  // refusal itself is logged by take_connection_slot.
+  const bool credentials_ok =
+      result.status == AuthStatus::ok || result.status == AuthStatus::connection_refused;
+  log::info(credentials_ok ? "auth_succeeded" : "auth_failed", {{"session", origin_.id},
+                                                                {"client", client_address_},
+                                                                {"user", request.username},
+                                                                {"tenant", result.tenant_id}});
   co_return result;
 }
 
@@ -416,7 +442,33 @@ awaitable<bool> Connection::perform(Step step) {
   }
 }
 
-std::optional<Reply> Connection::mail_gate(std::string_view tenant_id) const {
+// The tenant's connection limit counts every listener; the slot is given
+// back when the session ends.
+std::optional<Reply> Connection::take_connection_slot(const std::string& tenant_id) {
+  if (services_.policy == nullptr) {
+    return std::nullopt;
+  }
+  if (auto refusal = services_.policy->open_connection(tenant_id)) {
+    log::warning("connection_refused_tenant_limit",
+                 {{"session", origin_.id}, {"client", client_address_}, {"tenant", tenant_id}});
+    return refusal;
+  }
+  slot_ = policy::ConnectionSlot(*services_.policy, tenant_id);
+  return std::nullopt;
+}
+
+std::optional<Reply> Connection::mail_gate(std::string_view tenant_id,
+                                           std::uint64_t declared_size) const {
+  if (auto refusal = suspended(tenant_id)) {
+    return refusal;
+  }
+  if (services_.policy != nullptr) {
+    return services_.policy->check_mail(tenant_id, declared_size);
+  }
+  return std::nullopt;
+}
+
+std::optional<Reply> Connection::suspended(std::string_view tenant_id) const {
   const auto directory = services_.tenants.snapshot();
   const store::Tenant* tenant = directory ? directory->find(tenant_id) : nullptr;
   if (tenant == nullptr) {
@@ -446,7 +498,11 @@ bool Connection::admit() {
     return false;
   }
   if (tenant->status == store::TenantStatus::suspended) {
-    out_ += mail_gate(tenant->id)->render();
+    out_ += suspended(tenant->id)->render();
+    return false;
+  }
+  if (auto refusal = take_connection_slot(tenant->id)) {
+    out_ += refusal->render();
     return false;
   }
   protocol_.attribute_to_tenant(tenant->id);
@@ -454,6 +510,8 @@ bool Connection::admit() {
 }
 
 void Connection::close() {
+  protocol_.on_close();
+  slot_.reset();
   done_ = true;
   timer_.cancel();
   boost::system::error_code ignored;
@@ -468,7 +526,17 @@ awaitable<void> Connection::run() {
                                 {"listener", to_string(origin_.kind)},
                                 {"client", client_address_},
                                 {"original_dst", origin_.original_destination}});
-  protocol_.set_mail_gate([this](std::string_view tenant) { return mail_gate(tenant); });
+  protocol_.set_mail_gate([this](std::string_view tenant, std::uint64_t declared_size) {
+    return mail_gate(tenant, declared_size);
+  });
+  if (services_.policy != nullptr) {
+    protocol_.set_rcpt_gate(
+        [this](std::string_view tenant, std::string_view address, std::size_t so_far) {
+          return services_.policy->check_rcpt(tenant, address, so_far);
+        });
+    protocol_.set_transaction_end(
+        [this](bool accepted) { services_.policy->message_done(protocol_.tenant_id(), accepted); });
+  }
 
   bool open = true;
   if (origin_.kind == ListenerKind::smtps) {

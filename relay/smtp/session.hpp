@@ -2,7 +2,9 @@
 // One SMTP connection as a straight-line coroutine: it reads lines and
 // content with bounded buffers and deadlines, drives the Protocol state
 // machine, and does the I/O an action asks for (TLS, credential checks,
-// durable queueing).
+// durable queueing). With a policy engine it takes the tenant's connection
+// slot after attribution (intercept) or AUTH, and asks the engine at MAIL and
+// RCPT; every MAIL it passes ends in exactly one message_done.
 //
 // Untrusted input: everything the client sends. Runs unprivileged on the
 // relay's I/O thread; slow work (argon2id, fsync) happens on other threads.
@@ -27,6 +29,9 @@ namespace portcullis::relay::auth {
 class AuthLimiter;
 class CredentialVerifier;
 }  // namespace portcullis::relay::auth
+namespace portcullis::relay::policy {
+class PolicyEngine;
+}
 
 namespace portcullis::relay::smtp {
 
@@ -41,6 +46,9 @@ struct SessionServices {
   const Clock& clock;
   // Signs accepted mail with the tenant's DKIM key for its From domain; may be null.
   const dkim::SignerRegistry* dkim = nullptr;
+  // Per-tenant connection, rate, quota, size and suppression checks; null =
+  // no per-tenant limits (tests, benchmarks).
+  policy::PolicyEngine* policy = nullptr;
 };
 
 struct SessionOrigin {

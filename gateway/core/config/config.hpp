@@ -61,6 +61,13 @@ struct AuthLimits {
   seconds lockout{15 * 60};
 };
 
+// What delivery outcomes do to a tenant's suppression lists.
+struct SuppressionConfig {
+  // A recipient that expired after temporary failures this many times (with
+  // no delivery in between) goes on the bounces list; 0 = never.
+  std::size_t soft_bounce_limit = 3;
+};
+
 struct ListenConfig {
   std::vector<Endpoint> submission{{"0.0.0.0", 587}};
   std::vector<Endpoint> smtps{{"0.0.0.0", 465}};
@@ -73,6 +80,7 @@ struct RelayConfig {
   TlsConfig tls;
   SmtpLimits limits;
   AuthLimits auth;
+  SuppressionConfig suppression;
 };
 
 // A static next hop: mail for `domain` ("*" = every domain) goes to host:port
@@ -145,6 +153,12 @@ struct Plan {
   std::string dedicated_ip;  // outbound source address; "" = shared pool
 };
 
+// Tenants' event webhooks (HTTPS POSTs of delivery events).
+struct WebhookConfig {
+  std::filesystem::path ca_file;  // trust these CAs for receivers; empty = the system store
+  std::size_t batch_size = 100;   // events per POST
+};
+
 struct Config {
   std::filesystem::path source;  // the file it was loaded from
   NodeConfig node;
@@ -152,6 +166,7 @@ struct Config {
   DeliveryConfig delivery;
   FirewallConfig firewall;
   std::map<std::string, Plan> plans;
+  WebhookConfig webhooks;
 };
 
 std::string_view to_string(log::Level level);

@@ -290,6 +290,12 @@ void parse_auth(Diagnostics& d, const Value& v, AuthLimits& out) {
   r.finish();
 }
 
+void parse_suppression(Diagnostics& d, const Value& v, SuppressionConfig& out) {
+  MapReader r(d, v);
+  r.number("soft_bounce_limit", out.soft_bounce_limit, 0, 1000);
+  r.finish();
+}
+
 void parse_relay(Diagnostics& d, const Value& v, RelayConfig& out) {
   MapReader r(d, v);
   if (auto hostname = r.require("hostname")) {
@@ -299,6 +305,7 @@ void parse_relay(Diagnostics& d, const Value& v, RelayConfig& out) {
   parse_tls(d, r.section("tls"), out.tls);
   parse_limits(d, r.section("limits"), out.limits);
   parse_auth(d, r.section("auth"), out.auth);
+  parse_suppression(d, r.section("suppression"), out.suppression);
   r.finish();
 }
 
@@ -576,10 +583,22 @@ void parse_plans(Diagnostics& d, const Value& v, std::map<std::string, Plan>& ou
 
 // --- the file --------------------------------------------------------------
 
+void parse_webhooks(Diagnostics& d, const Value& v, WebhookConfig& out) {
+  MapReader r(d, v);
+  if (auto ca = r.find("ca_file")) {
+    if (auto s = detail::read_string(d, *ca); s && !s->empty()) {
+      existing_file(d, *ca, out.ca_file);
+    }
+  }
+  r.number("batch_size", out.batch_size, 1, 10000);
+  r.finish();
+}
+
 void parse_config(Diagnostics& d, const Value& root, Config& out) {
   if (!root.node.IsMap()) {
     d.error(root.line, "",
-            "the file must be a mapping of sections (node, relay, delivery, firewall, plans)");
+            "the file must be a mapping of sections (node, relay, delivery, firewall, plans, "
+            "webhooks)");
     return;
   }
   MapReader r(d, root);
@@ -588,6 +607,7 @@ void parse_config(Diagnostics& d, const Value& root, Config& out) {
   parse_delivery(d, r.section("delivery"), out.delivery);
   parse_firewall(d, r.section("firewall"), out.firewall);
   parse_plans(d, r.section("plans"), out.plans);
+  parse_webhooks(d, r.section("webhooks"), out.webhooks);
   r.finish();
 }
 

@@ -12,6 +12,7 @@
 #include "gateway/core/control/api_dkim.hpp"
 #include "gateway/core/control/api_firewall.hpp"
 #include "gateway/core/control/api_monitor.hpp"
+#include "gateway/core/control/api_policy.hpp"
 #include "gateway/core/control/api_queue_events.hpp"
 #include "gateway/core/log/log.hpp"
 #include "gateway/core/net/prefix.hpp"
@@ -451,6 +452,7 @@ void register_api(Router& router, ApiContext& context) {
   register_dkim_routes(router, context);
   register_firewall_routes(router, context);
   register_queue_event_routes(router, context);
+  register_policy_api(router, context);
 }
 
 }  // namespace portcullis::control

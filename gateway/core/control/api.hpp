@@ -11,6 +11,7 @@
 #include "gateway/core/control/event_view.hpp"
 #include "gateway/core/control/queue_view.hpp"
 #include "gateway/core/control/router.hpp"
+#include "gateway/core/control/stats_view.hpp"
 
 namespace portcullis::config {
 struct Config;
@@ -48,6 +49,8 @@ struct ApiContext {
   firewall::Port25Policy* firewall = nullptr;
   // The delivery event log for GET /v1/events; null = not available (503).
   EventView* events = nullptr;
+  // Per-tenant counters for GET /v1/tenants/{id}/stats; null = not available (503).
+  StatsView* stats = nullptr;
 };
 
 // The context must outlive the router's use.

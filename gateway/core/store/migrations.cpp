@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 );
 )sql";
 
-constexpr std::array<std::string_view, 4> kStateMigrations = {
+constexpr std::array<std::string_view, 8> kStateMigrations = {
     // 1: tenants, their subnets and their SMTP credentials.
     R"sql(
 CREATE TABLE tenants (
@@ -73,6 +73,57 @@ CREATE TABLE port25_overrides (
   PRIMARY KEY (network, length)
 );
 CREATE INDEX port25_overrides_by_tenant ON port25_overrides (tenant_id);
+)sql",
+    // 5: per-tenant overrides of the plan's limits; NULL = the plan's value.
+    R"sql(
+CREATE TABLE tenant_limits (
+  tenant_id TEXT PRIMARY KEY NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  monthly_quota INTEGER CHECK (monthly_quota > 0),
+  messages_per_minute INTEGER CHECK (messages_per_minute > 0),
+  messages_per_hour INTEGER CHECK (messages_per_hour > 0),
+  recipients_per_message INTEGER CHECK (recipients_per_message > 0),
+  recipients_per_hour INTEGER CHECK (recipients_per_hour > 0),
+  max_connections INTEGER CHECK (max_connections > 0),
+  max_message_size INTEGER CHECK (max_message_size > 0),
+  dedicated_ip TEXT,
+  updated_at INTEGER NOT NULL
+);
+)sql",
+    // 6: suppression lists. The primary key serves listings by list; the
+    // second index serves the lookup on every RCPT (tenant and address).
+    R"sql(
+CREATE TABLE suppressions (
+  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  list TEXT NOT NULL
+    CHECK (list IN ('bounces', 'blocks', 'spam-reports', 'invalid', 'unsubscribes')),
+  address TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, list, address)
+) WITHOUT ROWID;
+CREATE INDEX suppressions_by_address ON suppressions (tenant_id, address);
+)sql",
+    // 7: one delivery-event webhook per tenant and the secret its payloads are signed with.
+    R"sql(
+CREATE TABLE webhooks (
+  tenant_id TEXT PRIMARY KEY NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  url TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+)sql",
+    // 8: how far each webhook's receiver has acknowledged the event log (NULL =
+    // not started), and temporary failures per recipient (a soft bounce turns
+    // hard after a configured number).
+    R"sql(
+ALTER TABLE webhooks ADD COLUMN cursor INTEGER;
+CREATE TABLE soft_bounces (
+  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  address TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  last_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, address)
+) WITHOUT ROWID;
 )sql",
 };
 

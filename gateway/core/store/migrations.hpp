@@ -19,7 +19,8 @@ Result<int> schema_version(Database& db);
 // A database newer than `scripts` is refused rather than guessed at.
 Result<int> apply_migrations(Database& db, std::span<const std::string_view> scripts);
 
-// The scripts of state.db (tenants, subnets, credentials, DKIM keys).
+// The scripts of state.db (tenants, subnets, credentials, DKIM keys, host
+// overrides, limit overrides, suppressions, webhooks).
 std::span<const std::string_view> state_migrations();
 
 }  // namespace portcullis::store

@@ -12,17 +12,11 @@
 #include "gateway/core/log/log.hpp"
 #include "gateway/core/store/migrations.hpp"
 #include "gateway/core/store/sqlite.hpp"
+#include "gateway/core/store/store_detail.hpp"
 
 namespace portcullis::store {
-namespace {
 
-constexpr std::string_view kUsernameAlphabet = "abcdefghijklmnopqrstuvwxyz234567";  // base32
-constexpr std::size_t kUsernameSuffixLength = 8;
-constexpr std::size_t kMaxUsername = 128;
-constexpr int kUsernameAttempts = 8;
-
-constexpr std::string_view kTenantColumns =
-    "id, plan, port25_mode, abuse_contact, status, status_reason, created_at";
+namespace detail {
 
 std::int64_t unix_now() {
   return static_cast<std::int64_t>(std::time(nullptr));
@@ -31,6 +25,40 @@ std::int64_t unix_now() {
 Error no_tenant(std::string_view id) {
   return make_error("no tenant '" + std::string(id) + "'");
 }
+
+Result<bool> tenant_exists(Database& db, std::string_view id) {
+  auto query = db.prepare("SELECT 1 FROM tenants WHERE id = ?");
+  if (!query) {
+    return query.error();
+  }
+  return query->bind(1, id).step();
+}
+
+bool next_row(Statement& query, std::string_view event) {
+  auto row = query.step();
+  if (!row) {
+    log::error(event, {{"error", row.error().message}});
+    return false;
+  }
+  return *row;
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::next_row;
+using detail::no_tenant;
+using detail::tenant_exists;
+using detail::unix_now;
+
+constexpr std::string_view kUsernameAlphabet = "abcdefghijklmnopqrstuvwxyz234567";  // base32
+constexpr std::size_t kUsernameSuffixLength = 8;
+constexpr std::size_t kMaxUsername = 128;
+constexpr int kUsernameAttempts = 8;
+
+constexpr std::string_view kTenantColumns =
+    "id, plan, port25_mode, abuse_contact, status, status_reason, created_at";
 
 // A row of kTenantColumns; subnets are loaded separately.
 Result<Tenant> read_tenant_row(const Statement& row) {
@@ -53,25 +81,6 @@ Result<Tenant> read_tenant_row(const Statement& row) {
 Result<net::Prefix> read_prefix(const Statement& row, int first_column) {
   return net::Prefix::parse(row.column_text(first_column) + "/" +
                             std::to_string(row.column_int64(first_column + 1)));
-}
-
-// Steps `query`; false at the end and on an error, which is logged: listings
-// return what they could read rather than nothing.
-bool next_row(Statement& query, std::string_view event) {
-  auto row = query.step();
-  if (!row) {
-    log::error(event, {{"error", row.error().message}});
-    return false;
-  }
-  return *row;
-}
-
-Result<bool> tenant_exists(Database& db, std::string_view id) {
-  auto query = db.prepare("SELECT 1 FROM tenants WHERE id = ?");
-  if (!query) {
-    return query.error();
-  }
-  return query->bind(1, id).step();
 }
 
 constexpr std::string_view kOverrideColumns = "network, length, mode, reason, created_at";
@@ -155,6 +164,11 @@ Result<Tenant> load_tenant(Database& db, std::string_view id) {
   if (auto loaded = load_overrides(db, *tenant); !loaded) {
     return loaded.error();
   }
+  auto limits = detail::load_limit_overrides(db, tenant->id);
+  if (!limits) {
+    return limits.error();
+  }
+  tenant->limits = std::move(*limits);
   return tenant;
 }
 
@@ -351,6 +365,16 @@ std::vector<Tenant> Store::list_tenants() const {
       tenants[owner->second].host_overrides.push_back(std::move(*host_override));
     }
   }
+  auto limits = detail::load_all_limit_overrides(db);
+  if (!limits) {
+    log::error("store_list_tenants_failed", {{"error", limits.error().message}});
+    return tenants;
+  }
+  for (auto& [tenant_id, overrides] : *limits) {
+    if (const auto owner = index.find(tenant_id); owner != index.end()) {
+      tenants[owner->second].limits = std::move(overrides);
+    }
+  }
   return tenants;
 }
 
@@ -397,7 +421,8 @@ Result<Tenant> Store::update_tenant(const Tenant& tenant) {
 Result<void> Store::remove_tenant(std::string_view id) {
   std::lock_guard lock(mutex_);
   auto& db = *db_;
-  // Subnets, credentials and DKIM keys go with it (ON DELETE CASCADE).
+  // Subnets, credentials, DKIM keys, host and limit overrides, suppressions
+  // and the webhook go with it (ON DELETE CASCADE).
   auto remove = db.prepare("DELETE FROM tenants WHERE id = ?");
   if (!remove) {
     return remove.error();

@@ -11,6 +11,7 @@
 
 #include "gateway/core/net/prefix.hpp"
 #include "gateway/core/result.hpp"
+#include "gateway/core/store/policy.hpp"
 
 namespace portcullis::store {
 
@@ -44,6 +45,9 @@ struct Tenant {
   // remove_host_override() (add_tenant/update_tenant leave them alone). One
   // that no longer lies inside a subnet is ignored by the firewall.
   std::vector<HostOverride> host_overrides;
+  // Loaded by the store; written only through Store::set_limit_overrides().
+  // The relay enforces effective_limits(plan, limits).
+  LimitOverrides limits;
 };
 
 struct Credential {

@@ -746,5 +746,203 @@ TEST(SpoolDelivery, ConcurrentCommitsAndOutcomes) {
   EXPECT_EQ(spool->events({.limit = 10000}).size(), 50u * 2 + 200u * 2);
 }
 
+// ---- statistics ----
+
+// make_message's received_at, 1'700'000'123, lies in this hour and day (UTC).
+constexpr std::int64_t kHourOf = 1'699'999'200;
+constexpr std::int64_t kDayOf = 1'699'920'000;
+
+StatsRow row_at(std::int64_t start) {
+  StatsRow r;
+  r.start = start;
+  return r;
+}
+
+// Commits two messages of tenant-a (3 and 2 recipients) and one of tenant-b,
+// then records outcomes an hour and two hours later, with a DSN that must
+// not count.
+void write_sample(Spool& spool) {
+  asio::io_context io;
+  Message a1 = make_message("a", 3);
+  Message a2 = make_message("a", 2);
+  Message b1 = make_message("b", 1);
+  for (const auto& m : {a1, a2, b1}) {
+    ASSERT_FALSE(commit_on(io, spool, m));
+  }
+  auto r = spool.record_outcomes(a1.id, a1.envelope,
+                                 {{0, RecipientStatus::delivered, 0, "250 ok", "mx"},
+                                  {1, RecipientStatus::deferred, kHourOf + 9000, "451 later", "mx"},
+                                  {2, RecipientStatus::bounced, 0, "550 unknown", "mx"}},
+                                 kHourOf + 3600 + 5);
+  ASSERT_TRUE(r) << r.error().message;
+  Message dsn = make_message("dsn", 1);
+  dsn.envelope.tenant_id = "tenant-a";
+  dsn.envelope.listener = "bounce";
+  dsn.envelope.mail_from = "";
+  r = spool.record_outcomes(a1.id, a1.envelope,
+                            {{1, RecipientStatus::expired, 0, "451 still later", "mx"}},
+                            kHourOf + 7200 + 5, {dsn});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->removed);
+  r = spool.record_outcomes(dsn.id, dsn.envelope,
+                            {{0, RecipientStatus::delivered, 0, "250 ok", "mx"}},
+                            kHourOf + 7200 + 6);
+  ASSERT_TRUE(r) << r.error().message;
+}
+
+std::vector<StatsRow> expected_hours_of_a() {
+  StatsRow committed = row_at(kHourOf);
+  committed.messages = 2;
+  committed.requested = 5;
+  StatsRow attempted = row_at(kHourOf + 3600);
+  attempted.delivered = 1;
+  attempted.deferred = 1;
+  attempted.bounced_hard = 1;
+  StatsRow expired = row_at(kHourOf + 7200);
+  expired.bounced_soft = 1;
+  return {committed, attempted, expired};
+}
+
+TEST(SpoolStats, CommitsAndOutcomesAreCountedAndSurviveReopen) {
+  TempDir dir;
+  {
+    auto spool = Spool::open(dir.path());
+    write_sample(*spool);
+    EXPECT_EQ(spool->stats("tenant-a", 0, kHourOf + 86400, false), expected_hours_of_a());
+  }
+  auto spool = Spool::open(dir.path());
+  EXPECT_EQ(spool->stats("tenant-a", 0, kHourOf + 86400, false), expected_hours_of_a());
+  StatsRow b = row_at(kHourOf);
+  b.messages = 1;
+  b.requested = 1;
+  EXPECT_EQ(spool->stats("tenant-b", 0, kHourOf + 86400, false), std::vector<StatsRow>{b});
+  EXPECT_TRUE(spool->stats("tenant-c", 0, kHourOf + 86400, false).empty());
+
+  // The hours are 22:00 and 23:00 on one UTC day and 00:00 on the next.
+  const auto hours = expected_hours_of_a();
+  StatsRow day = row_at(kDayOf);
+  day += hours[0];
+  day += hours[1];
+  StatsRow next_day = hours[2];
+  next_day.start = kDayOf + 86400;
+  EXPECT_EQ(spool->stats("tenant-a", kDayOf + 5, kDayOf + 5, true), std::vector<StatsRow>{day});
+  EXPECT_EQ(spool->stats("tenant-a", kDayOf + 5, kDayOf + 86400, true),
+            (std::vector<StatsRow>{day, next_day}));
+  EXPECT_TRUE(spool->stats("tenant-a", kDayOf + 2 * 86400, kDayOf + 3 * 86400, true).empty());
+
+  EXPECT_EQ(spool->messages_in_month("tenant-a", "2023-11"), 2u);
+  EXPECT_EQ(spool->messages_in_month("tenant-b", "2023-11"), 1u);
+  EXPECT_EQ(spool->messages_in_month("tenant-a", "2023-12"), 0u);
+  EXPECT_EQ(spool->messages_in_month("tenant-a", "2023-10"), 0u);
+  EXPECT_EQ(spool->messages_in_month("tenant-a", "2023-13"), 0u);
+  EXPECT_EQ(spool->messages_in_month("tenant-a", "2023-1"), 0u);
+  EXPECT_EQ(spool->messages_in_month("tenant-a", "x023-11"), 0u);
+}
+
+TEST(SpoolStats, RangesAreWholeBucketsFromTheFloorOfFrom) {
+  TempDir dir;
+  auto spool = Spool::open(dir.path());
+  write_sample(*spool);
+  const auto hours = expected_hours_of_a();
+  // A bucket counts when its start lies in [floor(from), to].
+  EXPECT_EQ(spool->stats("tenant-a", kHourOf + 3600, kHourOf + 3600, false),
+            std::vector<StatsRow>{hours[1]});
+  EXPECT_EQ(spool->stats("tenant-a", kHourOf + 3599, kHourOf + 3600, false),
+            (std::vector<StatsRow>{hours[0], hours[1]}));
+  EXPECT_EQ(spool->stats("tenant-a", kHourOf + 3601, kHourOf + 7199, false),
+            std::vector<StatsRow>{hours[1]});
+  EXPECT_TRUE(spool->stats("tenant-a", kHourOf + 7200, kHourOf + 3600, false).empty());
+}
+
+int64_t stored_policy_counts(const fs::path& db_file) {
+  sqlite3* db = nullptr;
+  int64_t n = -1;
+  if (sqlite3_open_v2(db_file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT COALESCE(SUM(suppressed + rejected_limits + complained), 0) "
+                           "FROM stats_hourly",
+                           -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      n = sqlite3_column_int64(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return n;
+}
+
+TEST(SpoolStats, PolicyCountsAreSeenAtOnceAndWrittenWithinASecond) {
+  TempDir dir;
+  auto spool = Spool::open(dir.path());
+  spool->record_policy_counts("tenant-a", PolicyCount::suppressed, 1, kHourOf + 10);
+  spool->record_policy_counts("tenant-a", PolicyCount::suppressed, 2, kHourOf + 20);
+  spool->record_policy_counts("tenant-a", PolicyCount::rejected_limits, 1, kHourOf + 3600);
+  spool->record_policy_counts("tenant-a", PolicyCount::complained, 4, kHourOf + 30);
+  spool->record_policy_counts("tenant-b", PolicyCount::complained, 1, kHourOf + 30);
+  StatsRow first = row_at(kHourOf);
+  first.suppressed = 3;
+  first.complained = 4;
+  StatsRow second = row_at(kHourOf + 3600);
+  second.rejected_limits = 1;
+  // Visible before they are written.
+  EXPECT_EQ(spool->stats("tenant-a", 0, kHourOf + 86400, false),
+            (std::vector<StatsRow>{first, second}));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (stored_policy_counts(spool->path()) != 9 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(stored_policy_counts(spool->path()), 9);
+  EXPECT_EQ(spool->batches(), 0u);  // no message batch was needed
+  // Counted once: written rows plus nothing left in memory.
+  EXPECT_EQ(spool->stats("tenant-a", 0, kHourOf + 86400, false),
+            (std::vector<StatsRow>{first, second}));
+}
+
+TEST(SpoolStats, PolicyCountsRideWithACommitAndAreFlushedAtStop) {
+  TempDir dir;
+  {
+    auto spool = Spool::open(dir.path());
+    spool->record_policy_counts("tenant-a", PolicyCount::rejected_limits, 1, kHourOf);
+    asio::io_context io;
+    ASSERT_FALSE(commit_on(io, *spool, make_message("a", 1)));
+    EXPECT_EQ(stored_policy_counts(spool->path()), 1);  // same transaction as the message
+    spool->record_policy_counts("tenant-a", PolicyCount::suppressed, 5, kHourOf);
+    spool->stop();
+    spool->record_policy_counts("tenant-a", PolicyCount::suppressed, 1, kHourOf);  // after stop
+  }
+  auto spool = Spool::open(dir.path());
+  StatsRow r = row_at(kHourOf);
+  r.messages = 1;
+  r.requested = 1;
+  r.rejected_limits = 1;
+  r.suppressed = 6;
+  EXPECT_EQ(spool->stats("tenant-a", 0, kHourOf, false), std::vector<StatsRow>{r});
+}
+
+TEST(SpoolStats, MigrationFromVersionThreeBackfillsFromTheEventLog) {
+  TempDir dir;
+  std::vector<StatsRow> live;
+  {
+    auto spool = Spool::open(dir.path());
+    write_sample(*spool);
+    live = spool->stats("tenant-a", 0, kHourOf + 86400, false);
+  }
+  {
+    // Back to schema version 3 as shipped: no stats table.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir.path() / "queue.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "DROP TABLE stats_hourly; PRAGMA user_version = 3", nullptr, nullptr,
+                           nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto spool = Spool::open(dir.path());
+  EXPECT_EQ(spool->schema_version(), Spool::latest_schema_version());
+  EXPECT_EQ(spool->stats("tenant-a", 0, kHourOf + 86400, false), live);
+  EXPECT_EQ(live, expected_hours_of_a());
+  EXPECT_EQ(spool->messages_in_month("tenant-b", "2023-11"), 1u);
+}
+
 }  // namespace
 }  // namespace portcullis::relay::queue

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -228,10 +230,178 @@ TEST(ProtocolTest, InterceptNeedsNoAuthButOffersNone) {
 TEST(ProtocolTest, MailGateCanRefuse) {
   Protocol p(settings(ListenerKind::intercept));
   p.attribute_to_tenant("acme");
-  p.set_mail_gate([](std::string_view tenant) -> std::optional<Reply> {
+  p.set_mail_gate([](std::string_view tenant, std::uint64_t) -> std::optional<Reply> {
     return Reply(554, "5.7.1", "Tenant " + std::string(tenant) + " is suspended: test");
   });
   run_script(p, {{"EHLO mta.test", "250"}, {"MAIL FROM:<a@b.test>", "554 5.7.1"}});
+}
+
+TEST(ProtocolTest, MailGateSeesTheDeclaredSize) {
+  Protocol p = authenticated_submission();
+  std::vector<std::uint64_t> sizes;
+  p.set_mail_gate([&](std::string_view tenant, std::uint64_t size) -> std::optional<Reply> {
+    EXPECT_EQ(tenant, "acme");
+    sizes.push_back(size);
+    if (size > 500) {
+      return Reply(552, "5.3.4", "Message size exceeds the tenant's limit of 500 bytes");
+    }
+    return std::nullopt;
+  });
+  run_script(p, {{"MAIL FROM:<a@b.test> SIZE=501", "552 5.3.4"},
+                 {"MAIL FROM:<a@b.test> SIZE=1001", "552 5.3.4"},  // the listener's limit first
+                 {"MAIL FROM:<a@b.test>", "250 2.1.0"}});
+  EXPECT_EQ(sizes, (std::vector<std::uint64_t>{501, 0}));
+}
+
+TEST(ProtocolTest, RcptGateRefusesOneRecipientAndKeepsTheOthers) {
+  ProtocolSettings s = settings(ListenerKind::submission);
+  s.max_recipients = 3;
+  Protocol p(s);
+  p.attribute_to_tenant("acme");  // as if authenticated; the gate only needs the tenant
+  struct Call {
+    std::string tenant, address;
+    std::size_t so_far;
+  };
+  std::vector<Call> calls;
+  p.set_rcpt_gate([&](std::string_view tenant, std::string_view address,
+                      std::size_t so_far) -> std::optional<Reply> {
+    calls.push_back({std::string(tenant), std::string(address), so_far});
+    if (address == "gone@d.test") {
+      return Reply(550, "5.1.1", "<gone@d.test> is on tenant acme's bounces suppression list");
+    }
+    if (so_far >= 2) {
+      return Reply(452, "4.5.3", "Too many recipients (limit 2)");
+    }
+    return std::nullopt;
+  });
+  run_script(p, {{"EHLO client.test", "250"},
+                 {"MAIL FROM:<a@b.test>", "250 2.1.0"},
+                 {"RCPT TO:<c@d.test>", "250 2.1.5"},
+                 {"RCPT TO:<gone@d.test>", "550 5.1.1"},
+                 {"RCPT TO:<Postmaster>", "250 2.1.5"},
+                 {"RCPT TO:<e@d.test>", "452 4.5.3"},
+                 {"RCPT TO:<bad", "553 5.1.3"}});  // syntax is checked before the gate
+  EXPECT_EQ(p.transaction().recipients, (std::vector<std::string>{"c@d.test", "postmaster"}));
+  ASSERT_EQ(calls.size(), 4u);
+  EXPECT_EQ(calls[1].address, "gone@d.test");
+  EXPECT_EQ(calls[1].so_far, 1u);
+  EXPECT_EQ(calls[2].address, "postmaster");
+  EXPECT_EQ(calls[3].so_far, 2u);
+  EXPECT_EQ(calls[3].tenant, "acme");
+}
+
+// Every transaction the MAIL gate let start ends exactly once, accepted only
+// when it was queued.
+TEST(ProtocolTest, TransactionEndsExactlyOnce) {
+  struct Case {
+    std::string name;
+    std::function<void(Protocol&)> finish;
+    std::vector<bool> ends;
+  };
+  const auto start = [](Protocol& p) {
+    run_script(p, {{"MAIL FROM:<a@b.test>", "250 2.1.0"}, {"RCPT TO:<c@d.test>", "250 2.1.5"}});
+  };
+  const auto data = [](Protocol& p) { run_script(p, {{"DATA", "354", Action::read_data}}); };
+  const std::vector<Case> cases{
+      {"queued",
+       [&](Protocol& p) {
+         data(p);
+         p.on_data_received(DataError::none);
+         p.on_commit_result("ID1");
+         p.on_close();
+       },
+       {true}},
+      {"commit failed",
+       [&](Protocol& p) {
+         data(p);
+         p.on_data_received(DataError::none);
+         p.on_commit_result(std::nullopt);
+       },
+       {false}},
+      {"content refused",
+       [&](Protocol& p) {
+         data(p);
+         p.on_data_received(DataError::too_big);
+         p.on_close();
+       },
+       {false}},
+      {"rset twice",
+       [](Protocol& p) {
+         run_script(p, {{"RSET", "250 2.0.0"}, {"RSET", "250 2.0.0"}});
+       },
+       {false}},
+      {"ehlo",
+       [](Protocol& p) {
+         run_script(p, {{"EHLO again.test", "250"}});
+       },
+       {false}},
+      {"disconnect",
+       [](Protocol& p) {
+         p.on_close();
+         p.on_close();
+       },
+       {false}},
+      {"bdat refused",
+       [](Protocol& p) {
+         run_script(p, {{"BDAT 10 LAST", "", Action::read_bdat}});
+         p.on_bdat_chunk(DataError::bare_lf);
+         p.on_close();
+       },
+       {false}},
+      {"bdat queued",
+       [](Protocol& p) {
+         run_script(p, {{"BDAT 10 LAST", "", Action::read_bdat}});
+         EXPECT_EQ(p.on_bdat_chunk(DataError::none).action, Action::commit);
+         p.on_commit_result("ID2");
+       },
+       {true}},
+      {"two transactions",
+       [&](Protocol& p) {
+         run_script(p, {{"RSET", "250 2.0.0"}});
+         start(p);
+         data(p);
+         p.on_data_received(DataError::none);
+         p.on_commit_result("ID3");
+         p.on_close();
+       },
+       {false, true}},
+  };
+  for (const auto& c : cases) {
+    Protocol p = authenticated_submission();
+    std::vector<bool> ends;
+    p.set_transaction_end([&](bool accepted) { ends.push_back(accepted); });
+    start(p);
+    c.finish(p);
+    EXPECT_EQ(ends, c.ends) << c.name;
+  }
+}
+
+TEST(ProtocolTest, RefusedMailStartsNoTransaction) {
+  Protocol p = authenticated_submission();
+  int ends = 0;
+  p.set_mail_gate([](std::string_view, std::uint64_t) -> std::optional<Reply> {
+    return Reply(451, "4.7.1", "Rate limit");
+  });
+  p.set_transaction_end([&](bool) { ++ends; });
+  run_script(p, {{"MAIL FROM:<a@b.test>", "451 4.7.1"},
+                 {"RCPT TO:<c@d.test>", "503 5.5.1"},
+                 {"RSET", "250 2.0.0"}});
+  p.on_close();
+  EXPECT_EQ(ends, 0);
+}
+
+TEST(ProtocolTest, AuthRefusedForConnectionsCloses) {
+  Protocol p(settings(ListenerKind::smtps));
+  p.on_line("EHLO client.test");
+  EXPECT_EQ(p.on_line("AUTH PLAIN " + plain("acme.1", "secret")).action, Action::verify_auth);
+  AuthResult r{AuthStatus::connection_refused, "acme", "acme.1", "", std::nullopt};
+  r.refusal =
+      Reply(421, "4.7.0", "Too many connections for tenant acme (limit 2), try again later");
+  const Step s = p.on_auth_result(r);
+  EXPECT_EQ(s.reply->render(),
+            "421 4.7.0 Too many connections for tenant acme (limit 2), try again later\r\n");
+  EXPECT_EQ(s.action, Action::close);
+  EXPECT_FALSE(p.authenticated());
 }
 
 TEST(ProtocolTest, BdatChunksThenLastCommits) {

@@ -1,0 +1,29 @@
+#pragma once
+// Helpers shared by the Store's source files (store.cpp, store_policy.cpp);
+// not part of its interface. Callers hold the Store's mutex.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "gateway/core/result.hpp"
+#include "gateway/core/store/policy.hpp"
+#include "gateway/core/store/sqlite.hpp"
+
+namespace portcullis::store::detail {
+
+std::int64_t unix_now();
+Error no_tenant(std::string_view id);
+Result<bool> tenant_exists(Database& db, std::string_view id);
+// Steps `query`; false at the end and on an error, which is logged: listings
+// return what they could read rather than nothing.
+bool next_row(Statement& query, std::string_view event);
+
+// Tenant::limits, for load_tenant() and list_tenants() (store_policy.cpp).
+Result<LimitOverrides> load_limit_overrides(Database& db, std::string_view tenant_id);
+// Every tenant's that has any, ordered by tenant.
+Result<std::vector<std::pair<std::string, LimitOverrides>>> load_all_limit_overrides(Database& db);
+
+}  // namespace portcullis::store::detail
