@@ -25,6 +25,7 @@
 #include "gateway/daemon/privileges.hpp"
 #include "gateway/daemon/spool_event_view.hpp"
 #include "gateway/daemon/spool_queue_view.hpp"
+#include "gateway/daemon/webhook_wiring.hpp"
 #include "relay/auth/auth_limiter.hpp"
 #include "relay/auth/credential_verifier.hpp"
 #include "relay/delivery/routing.hpp"
@@ -126,13 +127,26 @@ int serve(const Options& options, config::Config& config) {
 
   relay::auth::CredentialVerifier verifier(*store);
   relay::auth::AuthLimiter auth_limiter(config.relay.auth, clock);
+  SpoolEventLog webhook_log(*spool);
+  StoreCursors webhook_cursors(*store);
+  webhooks::DispatcherSettings webhook_settings;
+  webhook_settings.ca_file = config.webhooks.ca_file.string();
+  webhook_settings.batch_size = config.webhooks.batch_size;
+  webhooks::WebhookDispatcher webhook_dispatcher(io.get_executor(), webhook_log, webhook_cursors,
+                                                 clock, webhook_settings);
+  event_bus.subscribe(
+      [&webhook_dispatcher](const events::DeliveryEvent& e) { webhook_dispatcher.notify(e); });
+
   auto policy = make_policy_engine(clock, config, registry, *store, *spool);
   BounceSuppressor bounce_suppressor(config, *store);
   bounce_suppressor.subscribe(event_bus);
   relay::smtp::SessionServices services{config.relay, tls_context,  registry, *spool,
                                         verifier,     auth_limiter, clock};
   services.dkim = &dkim_signers;
-  services.policy = policy.get();
+  services.policy = config.relay.enforce_policy ? policy.get() : nullptr;
+  if (!config.relay.enforce_policy) {
+    log::warning("policy_disabled", {{"note", "relay.enforce_policy is false: no limits"}});
+  }
   relay::smtp::SmtpServer smtp(io, services);
   smtp.bind();
 
@@ -143,9 +157,11 @@ int serve(const Options& options, config::Config& config) {
   api.monitor = monitor ? &monitor->view() : nullptr;
   api.on_tenants_changed = [&] {
     sync_firewall(*firewall, config, registry);
-    rebuild_dkim();  // removing a tenant removes its keys
+    rebuild_dkim();               // removing a tenant removes its keys
+    webhook_dispatcher.reload();  // ... and its webhook
   };
   api.on_dkim_keys_changed = rebuild_dkim;
+  api.on_webhooks_changed = [&webhook_dispatcher] { webhook_dispatcher.reload(); };
   api.events = &event_view;
   SpoolStatsView stats_view(*spool);
   api.stats = &stats_view;
@@ -185,12 +201,14 @@ int serve(const Options& options, config::Config& config) {
     reload.cancel();
     smtp.stop();
     delivery.stop();
+    webhook_dispatcher.stop();
     control_server.stop();
     io.stop();
   });
 
   smtp.start();
   delivery.start();
+  webhook_dispatcher.start();
   log::info("ready", {{"node", config.node.name},
                       {"control", config.node.control_socket.string()},
                       {"queued", spool->size()},

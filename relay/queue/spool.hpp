@@ -184,6 +184,15 @@ class Spool {
   // Every recipient row of a message in envelope order; empty when not queued.
   std::vector<RecipientState> recipients(std::string_view id) const;
 
+  // A tenant's events with ids above after_id, oldest first, at most
+  // `limit`; nullopt when the log cannot be read (not the same as "none").
+  // Ids become visible in increasing order (one writer), which is what lets
+  // a reader keep a cursor.
+  std::optional<std::vector<events::DeliveryEvent>> events_after(std::string_view tenant,
+                                                                 std::int64_t after_id,
+                                                                 std::size_t limit) const;
+  std::optional<std::int64_t> last_event_id() const;  // 0 when empty; nullopt on error
+
   // ---- statistics (thread-safe) ----
 
   // Adds n to the tenant's counter for the hour of `now` (0 = the system

@@ -14,6 +14,9 @@ overridden to 3), `supp` (suppression, bounces, suspension, stats) and
     python3 -u test_policy.py --bin BUILD/bin --source REPO [unittest args]
 """
 import base64
+import hashlib
+import hmac
+import json
 import os
 import signal
 import sys
@@ -23,7 +26,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness.daemon import Daemon, render_config  # noqa: E402
-from harness.delivery_lab import Sink, dns_records, render_message, wait_until  # noqa: E402
+from harness.delivery_lab import (Sink, dns_records, make_ca_and_cert,  # noqa: E402
+                                  render_message, wait_until)
 from harness import runner  # noqa: E402
 from harness.netns import GW_LAN4, Lab  # noqa: E402
 from harness.smtp_client import dialog  # noqa: E402
@@ -33,6 +37,37 @@ SOURCE = None
 HOSTNAME = "relay.gw.example"
 MX = "198.18.2.10"
 PER_MINUTE = 6  # plan "limited": one token every 10 s
+HOOK_PORT = 8443  # the webhook receiver, on the gw namespace's own loopback
+WEBHOOK_CA = None
+
+# An HTTPS receiver: answers the first argv[4] POSTs with 500, then 200; every
+# request (headers, body, status) becomes one JSON file in argv[3].
+RECEIVER = r"""
+import http.server, json, os, ssl, sys, threading
+cert, key, out, failures = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+lock = threading.Lock()
+count = [0]
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with lock:
+            count[0] += 1
+            n = count[0]
+        status = 500 if n <= failures else 200
+        with open(os.path.join(out, f"{n:05d}.json"), "w") as f:
+            json.dump({"status": status, "path": self.path, "headers": dict(self.headers),
+                       "body": body.decode()}, f)
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 8443), Handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(cert, key)
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+"""
 
 
 def plain(user, password):
@@ -43,7 +78,8 @@ def config_text(tiny_per_minute):
     plans = (f"  limited:\n    monthly_quota: 1000\n    messages_per_minute: {PER_MINUTE}\n"
              f"  tiny:\n    monthly_quota: 1000\n    messages_per_minute: {tiny_per_minute}\n")
     rest = (f"delivery:\n  resolver: \"{MX}:53\"\n  retry_schedule: [1h]\n"
-            "  max_age: 2h\n")
+            "  max_age: 2h\n"
+            f"webhooks:\n  ca_file: {WEBHOOK_CA}\n  batch_size: 10\n")
     return lambda state, sock: render_config(
         state, sock, submission=[f"{GW_LAN4}:587"], smtps=[f"{GW_LAN4}:465"],
         intercept=[f"{GW_LAN4}:2525"], hostname=HOSTNAME, extra=plans + rest)
@@ -57,8 +93,11 @@ class PolicyTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        global WEBHOOK_CA
         cls.lab = Lab(tenants=1).start()
         try:
+            WEBHOOK_CA, cls.hook_cert, cls.hook_key = make_ca_and_cert(
+                os.path.join(cls.lab.workdir, "hook-tls"), cn="hooks.acme.test", ips=("127.0.0.1",))
             cls.sink = Sink.start(cls.lab, MX, 25, "mx", {"rcpt": {"bounce-": "550 5.1.1 No such user"}},
                                   hostname="mx.example.test")
             cls.lab.start_dnsmasq(extra=dns_records(mx=[("example.test", "mx.example.test", 10)],
@@ -237,6 +276,57 @@ class PolicyTest(unittest.TestCase):
         os.kill(self.daemon.proc.pid, signal.SIGHUP)
         self.assertTrue(wait_until(lambda: "event=reload_failed" in self.daemon.log(), timeout=10))
         self.assertQueued(self.send(587, cred))
+
+    def test_08_webhook_events_are_signed_retried_and_none_lost(self):
+        out = os.path.join(self.lab.workdir, "hooks")
+        os.makedirs(out, exist_ok=True)
+        self.lab.popen(self.lab.gw, [sys.executable, "-c", RECEIVER, self.hook_cert,
+                                     self.hook_key, out, "2"])
+        self.lab.wait_port(self.lab.gw, "127.0.0.1", HOOK_PORT)
+        hook = self.daemon.ctl("webhook", "set", "--tenant", "supp", "--url",
+                               f"https://127.0.0.1:{HOOK_PORT}/portcullis?token=t0k")
+        secret = hook["secret"]
+        r = self.send(587, self.creds["supp"], rcpts=("ok3@example.test", "bounce-y@example.test"),
+                      subject="webhook")
+        self.assertQueued(r)
+
+        def requests():
+            found = []
+            for name in sorted(os.listdir(out)):
+                try:
+                    with open(os.path.join(out, name)) as f:
+                        found.append(json.load(f))
+                except (OSError, ValueError):
+                    pass
+            return found
+
+        def acknowledged():
+            events = [e for q in requests() if q["status"] == 200
+                      for e in json.loads(q["body"])["events"]]
+            kinds = {(e["type"], e["recipient"]) for e in events}
+            want = {("delivered", "ok3@example.test"), ("bounced", "bounce-y@example.test")}
+            return events if want <= kinds else None
+        events = wait_until(acknowledged, timeout=60, interval=0.5)
+        self.assertTrue(events, f"receiver got: {requests()}\n{self.daemon.log()[-3000:]}")
+        seen = requests()
+        # The first two POSTs failed; the same events came again until acknowledged.
+        self.assertEqual([q["status"] for q in seen[:3]], [500, 500, 200], seen)
+        first = json.loads(seen[0]["body"])["events"]
+        self.assertTrue(first)
+        acked_ids = {e["id"] for e in events}
+        self.assertTrue({e["id"] for e in first} <= acked_ids, "a refused batch was lost")
+        # No event acknowledged twice (at-least-once allows repeats only of refused batches).
+        self.assertEqual(len(acked_ids), len(events), events)
+        for q in seen:
+            headers = {k.lower(): v for k, v in q["headers"].items()}
+            self.assertEqual(q["path"], "/portcullis?token=t0k")
+            mac = hmac.new(secret.encode(), headers["x-portcullis-timestamp"].encode() + b"." +
+                           q["body"].encode(), hashlib.sha256).hexdigest()
+            self.assertEqual(headers["x-portcullis-signature"], "sha256=" + mac)
+            self.assertEqual(json.loads(q["body"])["tenant"], "supp")
+        # Accepted events are not sent; delivered and bounced are, in id order.
+        self.assertNotIn("accepted", {e["type"] for e in events})
+        self.assertEqual([e["id"] for e in events], sorted(e["id"] for e in events))
 
 
 def configure(bin_dir, source_dir):

@@ -81,6 +81,10 @@ struct RelayConfig {
   SmtpLimits limits;
   AuthLimits auth;
   SuppressionConfig suppression;
+  // false turns off plans, quotas, rate limits and suppression checks in the
+  // SMTP session (an emergency switch, and the baseline of the policy
+  // benchmark). Suspension is enforced either way.
+  bool enforce_policy = true;
 };
 
 // A static next hop: mail for `domain` ("*" = every domain) goes to host:port

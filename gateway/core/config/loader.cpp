@@ -306,6 +306,7 @@ void parse_relay(Diagnostics& d, const Value& v, RelayConfig& out) {
   parse_limits(d, r.section("limits"), out.limits);
   parse_auth(d, r.section("auth"), out.auth);
   parse_suppression(d, r.section("suppression"), out.suppression);
+  r.boolean("enforce_policy", out.enforce_policy);
   r.finish();
 }
 

@@ -42,6 +42,8 @@ struct ApiContext {
   std::function<void()> on_tenants_changed;
   // The egress monitor for /v1/monitor/*; null = not running (503).
   firewall::MonitorView* monitor = nullptr;
+  // Called after a webhook was set or removed (the dispatcher re-reads them).
+  std::function<void()> on_webhooks_changed;
   // Called after a DKIM key was added or removed (the daemon rebuilds the signer).
   std::function<void()> on_dkim_keys_changed;
   // The port-25 firewall for /v1/firewall/*; null = not available (503).

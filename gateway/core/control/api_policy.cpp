@@ -449,6 +449,9 @@ Response set_webhook(ApiContext& ctx, const Request& request) {
   // Neither the secret nor the path and query, which may hold the receiver's token.
   const auto parsed = webhooks::parse_webhook_url(webhook->url);
   log::info("webhook_set", {{"tenant", id}, {"host", parsed ? parsed->authority() : "?"}});
+  if (ctx.on_webhooks_changed) {
+    ctx.on_webhooks_changed();
+  }
   return {200, json::object{{"tenant_id", webhook->tenant_id},
                             {"url", webhook->url},
                             {"secret", webhook->secret},
@@ -480,6 +483,9 @@ Response remove_webhook(ApiContext& ctx, const Request& request) {
     return error_response(404, ok.error().message);
   }
   log::info("webhook_removed", {{"tenant", id}});
+  if (ctx.on_webhooks_changed) {
+    ctx.on_webhooks_changed();
+  }
   return {200, json::object{{"tenant_id", id}, {"removed", true}}};
 }
 

@@ -123,8 +123,9 @@ class Store {
   Result<void> remove_webhook(std::string_view tenant_id);
   // The id of the last delivery event the tenant's receiver acknowledged;
   // nullopt when it has not started (or the webhook was set again). Setting
-  // it for a tenant without a webhook does nothing.
-  std::optional<std::int64_t> webhook_cursor(std::string_view tenant_id) const;
+  // it for a tenant without a webhook does nothing. An error is not "unset":
+  // a reader that took it so would skip the tenant's backlog.
+  Result<std::optional<std::int64_t>> webhook_cursor(std::string_view tenant_id) const;
   Result<void> set_webhook_cursor(std::string_view tenant_id, std::int64_t event_id);
 
   // Soft bounces (recipients that expired after temporary failures): counts

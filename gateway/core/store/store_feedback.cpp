@@ -9,16 +9,19 @@ namespace portcullis::store {
 
 using detail::unix_now;
 
-std::optional<std::int64_t> Store::webhook_cursor(std::string_view tenant_id) const {
+Result<std::optional<std::int64_t>> Store::webhook_cursor(std::string_view tenant_id) const {
   std::lock_guard lock(mutex_);
   auto query = db_->prepare("SELECT cursor FROM webhooks WHERE tenant_id = ?");
   if (!query) {
-    return std::nullopt;
+    return query.error();
   }
   query->bind(1, tenant_id);
   auto row = query->step();
-  if (!row || !*row) {
-    return std::nullopt;
+  if (!row) {
+    return row.error();
+  }
+  if (!*row) {
+    return std::optional<std::int64_t>{};
   }
   return query->column_optional_int64(0);
 }

@@ -34,18 +34,18 @@ class FeedbackStoreTest : public testing::Test {
 };
 
 TEST_F(FeedbackStoreTest, WebhookCursorStartsUnsetAndSurvivesReopen) {
-  EXPECT_FALSE(store_->webhook_cursor("acme"));
+  EXPECT_FALSE(store_->webhook_cursor("acme").value());
   ASSERT_TRUE(store_->set_webhook_cursor("acme", 5));  // no webhook: nothing to move
-  EXPECT_FALSE(store_->webhook_cursor("acme"));
+  EXPECT_FALSE(store_->webhook_cursor("acme").value());
   ASSERT_TRUE(store_->set_webhook("acme", "https://hooks.example.net/portcullis"));
-  EXPECT_FALSE(store_->webhook_cursor("acme"));
+  EXPECT_FALSE(store_->webhook_cursor("acme").value());
   ASSERT_TRUE(store_->set_webhook_cursor("acme", 42));
   store_.reset();
   store_ = Store::open(root_ / "state");
-  EXPECT_EQ(store_->webhook_cursor("acme"), 42);
+  EXPECT_EQ(store_->webhook_cursor("acme").value(), 42);
   // A new registration starts again (the dispatcher picks where).
   ASSERT_TRUE(store_->set_webhook("acme", "https://hooks.example.net/v2"));
-  EXPECT_FALSE(store_->webhook_cursor("acme"));
+  EXPECT_FALSE(store_->webhook_cursor("acme").value());
 }
 
 TEST_F(FeedbackStoreTest, SoftBouncesCountPerNormalisedAddressUntilCleared) {

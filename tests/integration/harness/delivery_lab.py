@@ -50,8 +50,9 @@ def make_cert(directory, cn="mx.test", names=()):
     return cert, key
 
 
-def make_ca_and_cert(directory, cn="mx.test", names=()):
-    """A private CA and a certificate for cn (+ names) signed by it: (ca_cert, cert, key)."""
+def make_ca_and_cert(directory, cn="mx.test", names=(), ips=()):
+    """A private CA and a certificate for cn (+ names, + IP addresses) signed by it:
+    (ca_cert, cert, key)."""
     os.makedirs(directory, exist_ok=True)
     ca_key, ca_cert = os.path.join(directory, "ca.key"), os.path.join(directory, "ca.crt")
     key, csr = os.path.join(directory, f"{cn}.key"), os.path.join(directory, f"{cn}.csr")
@@ -66,7 +67,8 @@ def make_ca_and_cert(directory, cn="mx.test", names=()):
     with open(ext, "w") as f:
         f.write("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
                 "extendedKeyUsage=serverAuth\nsubjectAltName=" +
-                ",".join(f"DNS:{n}" for n in (cn,) + tuple(names)) + "\n")
+                ",".join([f"DNS:{n}" for n in (cn,) + tuple(names)] + [f"IP:{a}" for a in ips]) +
+                "\n")
     run("x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-CAcreateserial",
         "-days", "2", "-extfile", ext, "-out", cert)
     return ca_cert, cert, key

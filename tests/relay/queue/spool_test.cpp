@@ -932,9 +932,11 @@ TEST(SpoolStats, MigrationFromVersionThreeBackfillsFromTheEventLog) {
     // Back to schema version 3 as shipped: no stats table.
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir.path() / "queue.db").c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "DROP TABLE stats_hourly; PRAGMA user_version = 3", nullptr, nullptr,
-                           nullptr),
-              SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(
+            db, "DROP TABLE stats_hourly; DROP INDEX events_tenant_id; PRAGMA user_version = 3",
+            nullptr, nullptr, nullptr),
+        SQLITE_OK);
     sqlite3_close(db);
   }
   auto spool = Spool::open(dir.path());
