@@ -14,6 +14,13 @@
 
 namespace portcullis::store::detail {
 
+// The RCPT-time lookup. INDEXED BY: without statistics SQLite prefers the
+// primary key (tenant_id, list, address) for its tenant_id prefix and walks
+// every suppression of the tenant, ~1 ms at 10,000 of them, on every RCPT.
+inline constexpr std::string_view kFindSuppressionSql =
+    "SELECT tenant_id, list, address, reason, created_at FROM suppressions "
+    "INDEXED BY suppressions_by_address WHERE tenant_id = ? AND address = ?";
+
 std::int64_t unix_now();
 Error no_tenant(std::string_view id);
 Result<bool> tenant_exists(Database& db, std::string_view id);

@@ -406,8 +406,7 @@ std::optional<Suppression> Store::find_suppression(std::string_view tenant_id,
   }
   std::lock_guard lock(mutex_);
   if (!find_suppression_) {
-    auto prepared = db_->prepare("SELECT " + std::string(kSuppressionColumns) +
-                                 " FROM suppressions WHERE tenant_id = ? AND address = ?");
+    auto prepared = db_->prepare(detail::kFindSuppressionSql);
     if (!prepared) {
       log::error("store_find_suppression_failed", {{"error", prepared.error().message}});
       return std::nullopt;
