@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "gateway/core/result.hpp"
@@ -141,6 +142,11 @@ class Store {
   // find_suppression()'s statement, prepared on first use. Declared after db_
   // so that it is finalized before the database is closed.
   mutable std::unique_ptr<Statement> find_suppression_;
+  // "tenant\0address" of every suppression, loaded on the first lookup and
+  // grown by every add and import; removals leave their key (a stale key only
+  // costs the query that finds nothing). Guarded by mutex_.
+  mutable std::optional<std::unordered_set<std::string>> suppression_keys_;
+  void remember_suppression(std::string_view tenant_id, std::string_view address);
   int version_ = 0;
 };
 

@@ -299,7 +299,42 @@ Error no_suppression(std::string_view tenant_id,
                     (list ? " on its " + std::string(to_string(*list)) + " list" : ""));
 }
 
+std::string suppression_key(std::string_view tenant_id, std::string_view address) {
+  std::string key(tenant_id);
+  key += '\0';
+  key += address;
+  return key;
+}
+
+// Every (tenant, address) on any list; nullopt when they cannot all be read
+// (then every lookup asks the database, as before the set existed).
+std::optional<std::unordered_set<std::string>> load_suppression_keys(Database& db) {
+  auto query = db.prepare("SELECT tenant_id, address FROM suppressions");
+  if (!query) {
+    log::error("store_suppressions_unreadable", {{"error", query.error().message}});
+    return std::nullopt;
+  }
+  std::unordered_set<std::string> keys;
+  for (;;) {
+    auto row = query->step();
+    if (!row) {
+      log::error("store_suppressions_unreadable", {{"error", row.error().message}});
+      return std::nullopt;
+    }
+    if (!*row) {
+      return keys;
+    }
+    keys.insert(suppression_key(query->column_text(0), query->column_text(1)));
+  }
+}
+
 }  // namespace
+
+void Store::remember_suppression(std::string_view tenant_id, std::string_view address) {
+  if (suppression_keys_) {  // mutex_ held by the caller
+    suppression_keys_->insert(suppression_key(tenant_id, address));
+  }
+}
 
 Result<Suppression> Store::add_suppression(Suppression suppression) {
   if (auto valid = normalize_suppression(suppression); !valid) {
@@ -313,7 +348,7 @@ Result<Suppression> Store::add_suppression(Suppression suppression) {
   }
   std::lock_guard lock(mutex_);
   auto& db = *db_;
-  return db.transaction([&]() -> Result<Suppression> {
+  auto added = db.transaction([&]() -> Result<Suppression> {
     auto exists = tenant_exists(db, suppression.tenant_id);
     if (!exists) {
       return exists.error();
@@ -345,6 +380,10 @@ Result<Suppression> Store::add_suppression(Suppression suppression) {
     }
     return read_suppression_row(*stored);
   });
+  if (added) {
+    remember_suppression(added->tenant_id, added->address);
+  }
+  return added;
 }
 
 Result<void> Store::remove_suppression(std::string_view tenant_id,
@@ -405,6 +444,13 @@ std::optional<Suppression> Store::find_suppression(std::string_view tenant_id,
     return std::nullopt;
   }
   std::lock_guard lock(mutex_);
+  if (!suppression_keys_) {
+    suppression_keys_ = load_suppression_keys(*db_);
+  }
+  // Almost every recipient is on no list: answered from memory, no query.
+  if (suppression_keys_ && !suppression_keys_->contains(suppression_key(tenant_id, normalized))) {
+    return std::nullopt;
+  }
   if (!find_suppression_) {
     auto prepared = db_->prepare(detail::kFindSuppressionSql);
     if (!prepared) {
@@ -460,7 +506,7 @@ Result<std::size_t> Store::import_suppressions(std::string_view tenant_id,
   }
   std::lock_guard lock(mutex_);
   auto& db = *db_;
-  return db.transaction([&]() -> Result<std::size_t> {
+  auto imported = db.transaction([&]() -> Result<std::size_t> {
     auto exists = tenant_exists(db, tenant_id);
     if (!exists) {
       return exists.error();
@@ -479,6 +525,12 @@ Result<std::size_t> Store::import_suppressions(std::string_view tenant_id,
     }
     return rows.size();
   });
+  if (imported) {
+    for (const auto& row : rows) {
+      remember_suppression(row.tenant_id, row.address);
+    }
+  }
+  return imported;
 }
 
 std::string Store::export_suppressions_csv(std::string_view tenant_id,

@@ -108,6 +108,27 @@ TEST(LimitOverrides, Validation) {
   EXPECT_EQ(error({.recipients_per_hour = 1, .dedicated_ip = "::1"}), "<valid>");
 }
 
+TEST_F(PolicyStoreTest, LookupsSeeEveryAddImportAndRemoveAfterTheFirstLookup) {
+  // The first lookup loads the in-memory set of suppressed addresses; later
+  // writes must reach it.
+  EXPECT_FALSE(store_->find_suppression("acme", "late@example.com"));
+  ASSERT_TRUE(store_->add_suppression(make("Late@Example.com", SuppressionList::blocks)));
+  EXPECT_EQ(store_->find_suppression("acme", "late@example.com")->list, SuppressionList::blocks);
+  EXPECT_FALSE(store_->find_suppression("other", "late@example.com"));
+  ASSERT_TRUE(store_->import_suppressions("acme", "address,list\nimported@example.com,invalid\n",
+                                          std::nullopt));
+  EXPECT_EQ(store_->find_suppression("acme", "IMPORTED@example.com")->list,
+            SuppressionList::invalid);
+  ASSERT_TRUE(store_->remove_suppression("acme", "late@example.com"));
+  EXPECT_FALSE(store_->find_suppression("acme", "late@example.com"));
+  ASSERT_TRUE(store_->add_suppression(make("late@example.com", SuppressionList::unsubscribes)));
+  EXPECT_EQ(store_->find_suppression("acme", "late@example.com")->list,
+            SuppressionList::unsubscribes);
+  reopen();
+  EXPECT_TRUE(store_->find_suppression("acme", "imported@example.com"));
+  EXPECT_FALSE(store_->find_suppression("acme", "never@example.com"));
+}
+
 TEST_F(PolicyStoreTest, LimitOverridesRoundTripAndLoadWithTheTenant) {
   EXPECT_TRUE(store_->limit_overrides("acme").empty());
   LimitOverrides o{.monthly_quota = 500,
