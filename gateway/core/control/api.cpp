@@ -223,16 +223,6 @@ Result<void> apply_tenant_fields(const json::object& body,
 
 // ---- handlers ----
 
-void tenants_changed(ApiContext& ctx) {
-  if (ctx.registry != nullptr) {
-    ctx.registry->publish(
-        std::make_shared<const tenants::TenantDirectory>(ctx.store.list_tenants()));
-  }
-  if (ctx.on_tenants_changed) {
-    ctx.on_tenants_changed();
-  }
-}
-
 Response not_found_tenant(const std::string& id) {
   return error_response(404, "no tenant '" + id + "'");
 }
@@ -431,6 +421,16 @@ Response get_queued(ApiContext& ctx, const Request& request) {
 }
 
 }  // namespace
+
+void tenants_changed(ApiContext& ctx) {
+  if (ctx.registry != nullptr) {
+    ctx.registry->publish(
+        std::make_shared<const tenants::TenantDirectory>(ctx.store.list_tenants()));
+  }
+  if (ctx.on_tenants_changed) {
+    ctx.on_tenants_changed();
+  }
+}
 
 void register_api(Router& router, ApiContext& context) {
   ApiContext* ctx = &context;

@@ -55,6 +55,12 @@ struct ApiContext {
   StatsView* stats = nullptr;
 };
 
+// After any change to tenants (or to what they carry: limits, overrides):
+// publishes a fresh TenantDirectory to the registry, then runs
+// on_tenants_changed (firewall, policy, DKIM, webhooks follow). Every route
+// file that changes tenants calls this one.
+void tenants_changed(ApiContext& ctx);
+
 // The context must outlive the router's use.
 void register_api(Router& router, ApiContext& context);
 

@@ -32,18 +32,6 @@ Response no_tenant(const std::string& id) {
   return error_response(404, "no tenant '" + id + "'");
 }
 
-// The same as after a tenant change in api.cpp: the relay's directory first,
-// then the hook (which brings the firewall up to date).
-void tenants_changed(ApiContext& ctx) {
-  if (ctx.registry != nullptr) {
-    ctx.registry->publish(
-        std::make_shared<const tenants::TenantDirectory>(ctx.store.list_tenants()));
-  }
-  if (ctx.on_tenants_changed) {
-    ctx.on_tenants_changed();
-  }
-}
-
 Response live_table(ApiContext& ctx) {
   if (ctx.firewall == nullptr) {
     return no_firewall();

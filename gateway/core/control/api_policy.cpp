@@ -30,18 +30,6 @@ Response no_tenant(const std::string& id) {
   return error_response(404, "no tenant '" + id + "'");
 }
 
-// The same as after a tenant change in api.cpp: the relay's directory first
-// (it carries Tenant::limits), then the hook (policy refresh).
-void tenants_changed(ApiContext& ctx) {
-  if (ctx.registry != nullptr) {
-    ctx.registry->publish(
-        std::make_shared<const tenants::TenantDirectory>(ctx.store.list_tenants()));
-  }
-  if (ctx.on_tenants_changed) {
-    ctx.on_tenants_changed();
-  }
-}
-
 // ---- limits ----
 
 json::value optional_number(const std::optional<std::uint64_t>& v) {
