@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 );
 )sql";
 
-constexpr std::array<std::string_view, 8> kStateMigrations = {
+constexpr std::array<std::string_view, 9> kStateMigrations = {
     // 1: tenants, their subnets and their SMTP credentials.
     R"sql(
 CREATE TABLE tenants (
@@ -124,6 +124,97 @@ CREATE TABLE soft_bounces (
   last_at INTEGER NOT NULL,
   PRIMARY KEY (tenant_id, address)
 ) WITHOUT ROWID;
+)sql",
+    // 9: the abuse desk (store/abuse_store.hpp): reputation signals, tickets,
+    // their actions, port-25 exception requests, the audit trail and the
+    // reports received on the feedback address. No foreign key to tenants:
+    // these rows are the audit trail and outlive a removed tenant. tickets.hosts
+    // is the sorted host list, one per line.
+    R"sql(
+CREATE TABLE tickets (
+  id INTEGER PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  category TEXT NOT NULL
+    CHECK (category IN ('spam', 'compromised_host', 'blacklisting', 'complaint')),
+  status TEXT NOT NULL CHECK (status IN ('open', 'waiting', 'resolved', 'closed')),
+  hosts TEXT NOT NULL DEFAULT '',
+  summary TEXT NOT NULL DEFAULT '',
+  opened_by TEXT NOT NULL,
+  opened_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  notified_at INTEGER NOT NULL DEFAULT 0,
+  reminders INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX tickets_by_tenant ON tickets (tenant_id, category, status);
+CREATE TABLE signals (
+  id INTEGER PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  host TEXT NOT NULL DEFAULT '',
+  kind TEXT NOT NULL CHECK (kind IN ('dnsbl', 'complaint', 'bounce_rate', 'unknown_recipients',
+                                     'rbl_rejection', 'egress', 'volume')),
+  time INTEGER NOT NULL,
+  strength REAL NOT NULL,
+  evidence TEXT NOT NULL DEFAULT '',
+  ticket_id INTEGER REFERENCES tickets(id)
+);
+CREATE INDEX signals_by_time ON signals (tenant_id, time);
+CREATE INDEX signals_by_kind ON signals (tenant_id, kind, host, time);
+CREATE INDEX signals_by_ticket ON signals (ticket_id) WHERE ticket_id IS NOT NULL;
+CREATE TABLE ticket_actions (
+  id INTEGER PRIMARY KEY,
+  ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+  kind TEXT NOT NULL CHECK (kind IN ('throttle', 'suspend', 'block_host', 'revoke_exception')),
+  target TEXT NOT NULL DEFAULT '',
+  previous TEXT NOT NULL DEFAULT '',
+  applied_at INTEGER NOT NULL,
+  reverted_at INTEGER,
+  reverted_by TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX ticket_actions_by_ticket ON ticket_actions (ticket_id, id);
+CREATE TABLE exception_requests (
+  id INTEGER PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  network TEXT NOT NULL,
+  length INTEGER NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  use_case TEXT NOT NULL DEFAULT '',
+  reverse_dns TEXT NOT NULL DEFAULT '',
+  expected_volume INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL
+    CHECK (status IN ('pending', 'approved', 'denied', 'revoked', 'expired')),
+  requested_by TEXT NOT NULL DEFAULT '',
+  requested_at INTEGER NOT NULL,
+  decided_by TEXT NOT NULL DEFAULT '',
+  decided_at INTEGER NOT NULL DEFAULT 0,
+  decision_reason TEXT NOT NULL DEFAULT '',
+  expires_at INTEGER,
+  previous_mode TEXT NOT NULL DEFAULT '',
+  previous_reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX exception_requests_by_tenant ON exception_requests (tenant_id, status);
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY,
+  time INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  subject TEXT NOT NULL CHECK (subject IN ('ticket', 'exception')),
+  subject_id INTEGER NOT NULL,
+  action TEXT NOT NULL,
+  text TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_by_subject ON audit (subject, subject_id, id);
+CREATE TABLE inbound_reports (
+  id INTEGER PRIMARY KEY,
+  received_at INTEGER NOT NULL,
+  client_address TEXT NOT NULL DEFAULT '',
+  mail_from TEXT NOT NULL DEFAULT '',
+  recipient TEXT NOT NULL DEFAULT '',
+  kind TEXT NOT NULL CHECK (kind IN ('arf', 'xarf', 'dsn', 'unknown')),
+  status TEXT NOT NULL CHECK (status IN ('received', 'attributed', 'unattributed', 'rejected')),
+  tenant_id TEXT NOT NULL DEFAULT '',
+  summary TEXT NOT NULL DEFAULT '',
+  raw BLOB NOT NULL
+);
+CREATE INDEX inbound_reports_by_status ON inbound_reports (status, id);
 )sql",
 };
 
