@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "gateway/core/config/config.hpp"
+#include "gateway/core/control/api_abuse.hpp"
 #include "gateway/core/control/api_dkim.hpp"
 #include "gateway/core/control/api_firewall.hpp"
 #include "gateway/core/control/api_monitor.hpp"
@@ -453,6 +454,7 @@ void register_api(Router& router, ApiContext& context) {
   register_firewall_routes(router, context);
   register_queue_event_routes(router, context);
   register_policy_api(router, context);
+  register_abuse_api(router, context);
 }
 
 }  // namespace portcullis::control

@@ -26,6 +26,9 @@ namespace portcullis::firewall {
 class MonitorView;
 class Port25Policy;
 }  // namespace portcullis::firewall
+namespace portcullis::abuse {
+class AbuseDesk;
+}
 
 namespace portcullis::control {
 
@@ -53,6 +56,10 @@ struct ApiContext {
   EventView* events = nullptr;
   // Per-tenant counters for GET /v1/tenants/{id}/stats; null = not available (503).
   StatsView* stats = nullptr;
+  // The abuse desk for /v1/tickets, /v1/exceptions, /v1/abuse/reports and
+  // /v1/tenants/{id}/reputation (api_abuse.hpp); null = not running (503). Read
+  // at each request, so the daemon may set it after register_api.
+  abuse::AbuseDesk* abuse = nullptr;
 };
 
 // After any change to tenants (or to what they carry: limits, overrides):
