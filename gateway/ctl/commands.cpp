@@ -6,6 +6,7 @@
 
 #include "gateway/core/control/client.hpp"
 #include "gateway/core/control/router.hpp"
+#include "gateway/ctl/commands_abuse.hpp"
 #include "gateway/ctl/commands_events.hpp"
 #include "gateway/ctl/daemon_call.hpp"
 #include "gateway/ctl/format.hpp"
@@ -374,7 +375,13 @@ const std::vector<CommandSpec>& commands() {
        queue_list},
       {{"queue", "show"}, {"ID"}, {}, "Shows a queued message's envelope and headers.", queue_show},
   };
-  return kCommands;
+  // The abuse desk's commands (commands_abuse.cpp) follow the tenant ones.
+  static const std::vector<CommandSpec> kWithAbuse = [] {
+    auto all = kCommands;
+    all.insert(all.end(), abuse_commands().begin(), abuse_commands().end());
+    return all;
+  }();
+  return kWithAbuse;
 }
 
 }  // namespace portcullis::ctl
