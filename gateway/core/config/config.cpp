@@ -30,6 +30,30 @@ std::optional<TlsPolicyKind> parse_tls_policy_kind(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view to_string(AbuseAction action) {
+  switch (action) {
+    case AbuseAction::none:
+      return "none";
+    case AbuseAction::throttle:
+      return "throttle";
+    case AbuseAction::suspend:
+      return "suspend";
+    case AbuseAction::block_host:
+      return "block_host";
+  }
+  return "?";
+}
+
+std::optional<AbuseAction> parse_abuse_action(std::string_view text) {
+  for (auto action :
+       {AbuseAction::none, AbuseAction::throttle, AbuseAction::suspend, AbuseAction::block_host}) {
+    if (text == to_string(action)) {
+      return action;
+    }
+  }
+  return std::nullopt;
+}
+
 std::string_view to_string(log::Level level) {
   switch (level) {
     case log::Level::debug:

@@ -72,6 +72,9 @@ struct ListenConfig {
   std::vector<Endpoint> submission{{"0.0.0.0", 587}};
   std::vector<Endpoint> smtps{{"0.0.0.0", 465}};
   std::vector<Endpoint> intercept{{"0.0.0.0", 2525}};
+  // Mail to the gateway itself (abuse.feedback_addresses only, no AUTH, no
+  // relaying): feedback-loop reports and abuse mail. Empty = not listening.
+  std::vector<Endpoint> feedback;
 };
 
 struct RelayConfig {
@@ -163,6 +166,82 @@ struct WebhookConfig {
   std::size_t batch_size = 100;   // events per POST
 };
 
+// One DNSBL zone and how to read its answers (abuse/dnsbl/zone_config.hpp
+// validates the codes). Codes as text: "127.0.0.2", "127.0.0.2-127.0.0.11",
+// "127.255.255.0/24"; empty = the RFC 5782 defaults.
+struct DnsblZone {
+  std::string zone;
+  std::vector<std::string> listing_codes;
+  std::vector<std::string> error_codes;
+  double weight = 1.0;
+};
+
+struct DnsblConfig {
+  std::vector<DnsblZone> zones;
+  seconds interval{3600};              // each address is checked this often
+  std::size_t queries_per_second = 5;  // across all zones, A and TXT together
+  // Checked besides the relay's own outbound addresses (delivery.source_address,
+  // tenant_source_addresses, plans' dedicated_ip) and the tenants' exempt hosts.
+  std::vector<std::string> addresses;
+};
+
+// Delivery outcomes per tenant over a sliding window.
+struct BounceSignalConfig {
+  seconds window{3600};
+  std::size_t min_messages = 20;         // outcomes in the window before a rate means anything
+  double bounce_rate = 0.10;             // hard bounces / outcomes
+  double unknown_recipient_rate = 0.05;  // 5.1.1-style refusals / outcomes
+};
+
+// Direct port-25 attempts seen by the egress monitor (per host, its window).
+struct EgressSignalConfig {
+  std::uint64_t min_attempts = 100;
+  std::uint32_t min_destinations = 20;
+};
+
+// A tenant's accepted messages per hour against its own moving baseline.
+struct VolumeSignalConfig {
+  double factor = 10;                // this many times the baseline ...
+  std::uint64_t min_messages = 200;  // ... and at least this many in the hour
+};
+
+// What opening a ticket of a category does by itself.
+enum class AbuseAction { none, throttle, suspend, block_host };
+std::string_view to_string(AbuseAction action);
+std::optional<AbuseAction> parse_abuse_action(std::string_view text);
+
+struct AbuseConfig {
+  // Accepted by the feedback listener; default fbl@ and abuse@ relay.hostname.
+  std::vector<std::string> feedback_addresses;
+  std::string notify_from;   // default abuse@<relay.hostname>
+  std::string desk_address;  // copies of notifications, and tickets about the gateway itself
+  seconds score_window{7 * 24 * 3600};
+  double ticket_threshold = 10;
+  // A collector records the same kind of signal for the same tenant and host
+  // at most once per cooldown (a listing seen every hour is one signal a day).
+  seconds signal_cooldown{24 * 3600};
+  // Points per unit of signal strength; a category's points within
+  // score_window reaching ticket_threshold opens (or feeds) its ticket.
+  std::map<std::string, double> weights{
+      {"dnsbl", 10},        {"complaint", 2}, {"bounce_rate", 10}, {"unknown_recipients", 5},
+      {"rbl_rejection", 5}, {"egress", 10},   {"volume", 5}};
+  std::map<std::string, AbuseAction> actions{{"spam", AbuseAction::none},
+                                             {"compromised_host", AbuseAction::block_host},
+                                             {"blacklisting", AbuseAction::none},
+                                             {"complaint", AbuseAction::none}};
+  // A throttled tenant's limits (overrides on top of its plan).
+  std::uint64_t throttle_messages_per_minute = 5;
+  std::uint64_t throttle_messages_per_hour = 50;
+  // A ticket naming a host revokes that host's approved port-25 exception.
+  bool revoke_exceptions_on_ticket = true;
+  seconds reminder_after{3 * 24 * 3600};
+  std::size_t max_reminders = 2;
+  DnsblConfig dnsbl;
+  BounceSignalConfig bounces;
+  EgressSignalConfig egress;
+  VolumeSignalConfig volume;
+};
+
 struct Config {
   std::filesystem::path source;  // the file it was loaded from
   NodeConfig node;
@@ -171,6 +250,7 @@ struct Config {
   FirewallConfig firewall;
   std::map<std::string, Plan> plans;
   WebhookConfig webhooks;
+  AbuseConfig abuse;
 };
 
 std::string_view to_string(log::Level level);

@@ -1,14 +1,19 @@
 #include "gateway/core/config/loader.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <regex>
 #include <sstream>
 
@@ -225,6 +230,7 @@ void parse_listen(Diagnostics& d, const Value& v, ListenConfig& out) {
   parse_endpoints(d, r.section("submission"), out.submission, bound);
   parse_endpoints(d, r.section("smtps"), out.smtps, bound);
   parse_endpoints(d, r.section("intercept"), out.intercept, bound);
+  parse_endpoints(d, r.section("feedback"), out.feedback, bound);  // default [] = not listening
   r.finish();
 }
 
@@ -582,7 +588,7 @@ void parse_plans(Diagnostics& d, const Value& v, std::map<std::string, Plan>& ou
   r.finish();
 }
 
-// --- the file --------------------------------------------------------------
+// --- webhooks --------------------------------------------------------------
 
 void parse_webhooks(Diagnostics& d, const Value& v, WebhookConfig& out) {
   MapReader r(d, v);
@@ -595,11 +601,396 @@ void parse_webhooks(Diagnostics& d, const Value& v, WebhookConfig& out) {
   r.finish();
 }
 
+// --- abuse -----------------------------------------------------------------
+
+constexpr double kUnbounded = std::numeric_limits<double>::infinity();
+
+// Bounds of a real number; an open bound excludes the limit itself.
+struct RealRange {
+  double min = 0;
+  bool min_open = false;
+  double max = kUnbounded;
+  bool max_open = false;
+};
+
+std::string format_real(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
+std::string describe(const RealRange& range) {
+  std::string text = (range.min_open ? "more than " : "at least ") + format_real(range.min);
+  if (std::isfinite(range.max)) {
+    text += (range.max_open ? " and less than " : " and at most ") + format_real(range.max);
+  }
+  return text;
+}
+
+// from_chars reads "inf" and "nan" as numbers; neither is a weight or a rate.
+std::optional<double> read_real(Diagnostics& d, const Value& v, const RealRange& range) {
+  auto s = detail::read_string(d, v);
+  if (!s) {
+    return std::nullopt;
+  }
+  double value = 0;
+  auto [ptr, ec] = std::from_chars(s->data(), s->data() + s->size(), value);
+  if (s->empty() || ec != std::errc{} || ptr != s->data() + s->size() || !std::isfinite(value)) {
+    d.error(v.line, v.path, "expected a number, got " + quote_value(*s));
+    return std::nullopt;
+  }
+  const bool low = range.min_open ? value <= range.min : value < range.min;
+  const bool high = range.max_open ? value >= range.max : value > range.max;
+  if (low || high) {
+    d.error(v.line, v.path, "must be " + describe(range) + ", got " + *s);
+    return std::nullopt;
+  }
+  return value;
+}
+
+void real(MapReader& r, Diagnostics& d, std::string_view key, double& out, const RealRange& range) {
+  if (auto v = r.find(key)) {
+    if (auto value = read_real(d, *v, range)) {
+      out = *value;
+    }
+  }
+}
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+// A mailbox, local@domain. The feedback listener compares RCPT TO with these
+// and notifications put them in From and To headers, so whitespace, control
+// characters and the characters that delimit addresses in a header (header
+// injection, a second recipient) are refused here.
+std::optional<std::string> mailbox(Diagnostics& d, const Value& v) {
+  auto s = detail::read_string(d, v);
+  if (!s) {
+    return std::nullopt;
+  }
+  const auto at = s->rfind('@');
+  const bool clean = std::none_of(s->begin(), s->end(), [](unsigned char c) {
+    return c <= 0x20 || c == 0x7f || std::strchr("<>,;\"()[]\\", c) != nullptr;
+  });
+  if (!clean || at == std::string::npos || at == 0 || at > 64 || s->find('@') != at ||
+      s->size() > 254 || !is_host_name(s->substr(at + 1))) {
+    d.error(v.line, v.path,
+            quote_value(*s) + " is not a mail address (local@domain, without spaces)");
+    return std::nullopt;
+  }
+  return s;
+}
+
+// "" is allowed and means "none".
+void optional_mailbox(Diagnostics& d, const Value& v, std::string& out) {
+  auto s = detail::read_string(d, v);
+  if (s && s->empty()) {
+    out.clear();
+  } else if (auto address = mailbox(d, v)) {
+    out = *address;
+  }
+}
+
+void parse_feedback_addresses(Diagnostics& d, const Value& v, std::vector<std::string>& out) {
+  auto items = detail::read_list(d, v);
+  if (v.node.IsSequence() && items.empty()) {
+    d.error(v.line, v.path,
+            "must list at least one address (leave the key out for fbl@ and abuse@ "
+            "relay.hostname)");
+    return;
+  }
+  if (!v.node.IsSequence()) {
+    return;  // absent, null (the defaults), or already reported as not a list
+  }
+  SeenValues seen;
+  std::vector<std::string> addresses;
+  for (const auto& item : items) {
+    // Lowercased: the listener compares the whole address case-insensitively.
+    if (auto address = mailbox(d, item); address && seen.first(d, item, lower(*address))) {
+      addresses.push_back(lower(*address));
+    }
+  }
+  out = std::move(addresses);
+}
+
+// A DNS zone name: at least two dot-separated labels. '_' is allowed because
+// some lists use it in zone names; the daemon normalises the name again.
+bool is_zone_name(const std::string& text) {
+  return text.size() <= 254 && matches(text, "([A-Za-z0-9_-]{1,63}\\.)+[A-Za-z0-9_-]{1,63}\\.?");
+}
+
+struct CodeSpan {
+  std::uint32_t first = 0;  // host byte order
+  std::uint32_t last = 0;
+};
+
+std::optional<std::uint32_t> ipv4_of(const std::string& text) {
+  in_addr address{};
+  if (inet_pton(AF_INET, text.c_str(), &address) != 1) {
+    return std::nullopt;
+  }
+  return ntohl(address.s_addr);
+}
+
+// "127.0.0.2", "127.0.0.2-127.0.0.11" or "127.255.255.0/24"; the same forms
+// abuse/dnsbl/zone_config.hpp reads.
+Result<CodeSpan> code_span(const std::string& text) {
+  const auto bad = [&] {
+    return make_error(quote_value(text) +
+                      " is not a DNSBL answer code (an IPv4 address, a range such as "
+                      "127.0.0.2-127.0.0.11 or a prefix such as 127.255.255.0/24)");
+  };
+  if (const auto slash = text.find('/'); slash != std::string::npos) {
+    auto base = ipv4_of(text.substr(0, slash));
+    const std::string length_text = text.substr(slash + 1);
+    unsigned length = 0;
+    auto [ptr, ec] =
+        std::from_chars(length_text.data(), length_text.data() + length_text.size(), length);
+    if (!base || length_text.empty() || ec != std::errc{} ||
+        ptr != length_text.data() + length_text.size() || length > 32) {
+      return bad();
+    }
+    const std::uint32_t mask = length == 0 ? 0 : ~std::uint32_t{0} << (32 - length);
+    if ((*base & ~mask) != 0) {
+      return make_error(quote_value(text) + " has host bits set");
+    }
+    return CodeSpan{*base, *base | ~mask};
+  }
+  if (const auto dash = text.find('-'); dash != std::string::npos) {
+    auto first = ipv4_of(text.substr(0, dash));
+    auto last = ipv4_of(text.substr(dash + 1));
+    if (!first || !last) {
+      return bad();
+    }
+    if (*first > *last) {
+      return make_error(quote_value(text) + " ends before it starts");
+    }
+    return CodeSpan{*first, *last};
+  }
+  auto single = ipv4_of(text);
+  if (!single) {
+    return bad();
+  }
+  return CodeSpan{*single, *single};
+}
+
+struct ParsedCode {
+  CodeSpan span;
+  Value at;
+};
+
+std::vector<ParsedCode> parse_codes(Diagnostics& d, const Value& v, std::vector<std::string>& out) {
+  std::vector<ParsedCode> parsed;
+  for (const auto& item : detail::read_list(d, v)) {
+    auto s = detail::read_string(d, item);
+    if (!s) {
+      continue;
+    }
+    auto span = code_span(*s);
+    if (!span) {
+      d.error(item.line, item.path, span.error().message);
+      continue;
+    }
+    out.push_back(*s);
+    parsed.push_back({*span, item});
+  }
+  return parsed;
+}
+
+std::string span_text(const CodeSpan& span) {
+  const auto v4 = [](std::uint32_t value) {
+    in_addr address{htonl(value)};
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &address, text, sizeof(text));
+    return std::string(text);
+  };
+  return span.first == span.last ? v4(span.first) : v4(span.first) + "-" + v4(span.last);
+}
+
+void parse_dnsbl_zones(Diagnostics& d, const Value& v, std::vector<DnsblZone>& out) {
+  // The defaults zone_config.hpp applies to an empty list (RFC 5782 listings,
+  // the refusal block), so overlaps with them are caught here too.
+  constexpr CodeSpan kDefaultListing{0x7f000002, 0x7f0000ff};
+  constexpr CodeSpan kDefaultError{0x7fffff00, 0x7fffffff};
+  constexpr CodeSpan kLoopback{0x7f000000, 0x7fffffff};
+  SeenValues zones;
+  for (const auto& item : detail::read_list(d, v)) {
+    MapReader r(d, item);
+    DnsblZone zone;
+    bool ok = true;
+    if (auto name = r.require("zone")) {
+      auto s = detail::read_string(d, *name);
+      if (s && !is_zone_name(*s)) {
+        d.error(
+            name->line, name->path,
+            quote_value(*s) + " is not a DNS zone (at least two labels, e.g. zen.spamhaus.org)");
+        ok = false;
+      } else if (s) {
+        std::string key = lower(*s);
+        if (key.ends_with('.')) {
+          key.pop_back();
+        }
+        ok = zones.first(d, *name, key);
+        zone.zone = *s;
+      } else {
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    auto listing = parse_codes(d, r.section("listing_codes"), zone.listing_codes);
+    auto errors = parse_codes(d, r.section("error_codes"), zone.error_codes);
+    real(r, d, "weight", zone.weight, {});
+    r.finish();
+    const std::vector<ParsedCode> listing_default{{kDefaultListing, r.section("listing_codes")}};
+    const std::vector<ParsedCode> error_default{{kDefaultError, r.section("error_codes")}};
+    const auto& listing_in_use = zone.listing_codes.empty() ? listing_default : listing;
+    const auto& errors_in_use = zone.error_codes.empty() ? error_default : errors;
+    for (const auto& code : listing) {
+      if (code.span.first < kLoopback.first || code.span.last > kLoopback.last) {
+        d.error(code.at.line, code.at.path,
+                span_text(code.span) + " is outside 127.0.0.0/8, where no list answers");
+        ok = false;
+      }
+    }
+    // A refusal read as a listing would open a ticket against every tenant at once.
+    for (const auto& code : listing_in_use) {
+      for (const auto& error : errors_in_use) {
+        if (code.span.first <= error.span.last && error.span.first <= code.span.last) {
+          const Value& at = zone.listing_codes.empty() ? error.at : code.at;
+          const char* which = zone.listing_codes.empty() ? " (the default listing codes)"
+                              : zone.error_codes.empty() ? " (the default error codes)"
+                                                         : "";
+          d.error(at.line, at.path,
+                  "listing code " + span_text(code.span) + " overlaps error code " +
+                      span_text(error.span) + which);
+          ok = false;
+        }
+      }
+    }
+    if (ok) {
+      out.push_back(std::move(zone));
+    }
+  }
+}
+
+void parse_dnsbl(Diagnostics& d, const Value& v, DnsblConfig& out) {
+  MapReader r(d, v);
+  parse_dnsbl_zones(d, r.section("zones"), out.zones);
+  r.duration("interval", out.interval, seconds{10}, 30 * kDay);
+  r.number("queries_per_second", out.queries_per_second, 1, 1000);
+  SeenValues seen;
+  for (const auto& item : detail::read_list(d, r.section("addresses"))) {
+    auto s = detail::read_string(d, item);
+    if (s && !is_ip_address(*s)) {
+      d.error(item.line, item.path, quote_value(*s) + " is not an IP address");
+    } else if (s && seen.first(d, item, *s)) {
+      out.addresses.push_back(*s);
+    }
+  }
+  r.finish();
+}
+
+void parse_bounce_signals(Diagnostics& d, const Value& v, BounceSignalConfig& out) {
+  MapReader r(d, v);
+  r.duration("window", out.window, seconds{1}, 30 * kDay);
+  r.number("min_messages", out.min_messages, 1, kMillion);
+  real(r, d, "bounce_rate", out.bounce_rate, {0, true, 1, false});
+  real(r, d, "unknown_recipient_rate", out.unknown_recipient_rate, {0, true, 1, false});
+  r.finish();
+}
+
+void parse_egress_signals(Diagnostics& d, const Value& v, EgressSignalConfig& out) {
+  MapReader r(d, v);
+  r.number("min_attempts", out.min_attempts, 1, kMillion);
+  r.number("min_destinations", out.min_destinations, 1, kMillion);
+  r.finish();
+}
+
+void parse_volume_signals(Diagnostics& d, const Value& v, VolumeSignalConfig& out) {
+  MapReader r(d, v);
+  real(r, d, "factor", out.factor, {1, true, 1e6, false});
+  r.number("min_messages", out.min_messages, 1, 100 * kMillion);
+  r.finish();
+}
+
+// Given kinds replace their default; the others keep it. A key that is not a
+// signal kind is refused by finish() as an unknown key.
+void parse_weights(Diagnostics& d, const Value& v, std::map<std::string, double>& out) {
+  MapReader r(d, v);
+  for (const char* kind : {"dnsbl", "complaint", "bounce_rate", "unknown_recipients",
+                           "rbl_rejection", "egress", "volume"}) {
+    real(r, d, kind, out[kind], {});
+  }
+  r.finish();
+}
+
+void parse_actions(Diagnostics& d, const Value& v, std::map<std::string, AbuseAction>& out) {
+  MapReader r(d, v);
+  for (const char* category : {"spam", "compromised_host", "blacklisting", "complaint"}) {
+    if (auto value = r.find(category)) {
+      if (auto word = detail::read_word(d, *value, {"none", "throttle", "suspend", "block_host"})) {
+        out[category] = *parse_abuse_action(*word);
+      }
+    }
+  }
+  r.finish();
+}
+
+// hostname is relay.hostname as loaded ("" when it was missing or bad, in
+// which case that error is reported already and no defaults are derived).
+void parse_abuse(Diagnostics& d, const Value& v, const std::string& hostname, AbuseConfig& out) {
+  MapReader r(d, v);
+  if (auto addresses = r.find("feedback_addresses")) {
+    parse_feedback_addresses(d, *addresses, out.feedback_addresses);
+  }
+  if (auto from = r.find("notify_from")) {
+    if (auto address = mailbox(d, *from)) {
+      out.notify_from = *address;
+    }
+  }
+  if (auto desk = r.find("desk_address")) {
+    optional_mailbox(d, *desk, out.desk_address);
+  }
+  r.duration("score_window", out.score_window, seconds{1}, 365 * kDay);
+  real(r, d, "ticket_threshold", out.ticket_threshold, {0, true});
+  r.duration("signal_cooldown", out.signal_cooldown, seconds{0}, 30 * kDay);
+  parse_weights(d, r.section("weights"), out.weights);
+  parse_actions(d, r.section("actions"), out.actions);
+  r.number("throttle_messages_per_minute", out.throttle_messages_per_minute, 1, kMillion);
+  r.number("throttle_messages_per_hour", out.throttle_messages_per_hour, 1, 100 * kMillion);
+  r.boolean("revoke_exceptions_on_ticket", out.revoke_exceptions_on_ticket);
+  r.duration("reminder_after", out.reminder_after, seconds{1}, 90 * kDay);
+  r.number("max_reminders", out.max_reminders, 0, 100);
+  parse_dnsbl(d, r.section("dnsbl"), out.dnsbl);
+  parse_bounce_signals(d, r.section("bounces"), out.bounces);
+  parse_egress_signals(d, r.section("egress"), out.egress);
+  parse_volume_signals(d, r.section("volume"), out.volume);
+  r.finish();
+  if (!hostname.empty()) {
+    std::string domain = lower(hostname);
+    if (domain.ends_with('.')) {
+      domain.pop_back();
+    }
+    if (out.feedback_addresses.empty()) {
+      out.feedback_addresses = {"fbl@" + domain, "abuse@" + domain};
+    }
+    if (out.notify_from.empty()) {
+      out.notify_from = "abuse@" + domain;
+    }
+  }
+}
+
+// --- the file --------------------------------------------------------------
+
 void parse_config(Diagnostics& d, const Value& root, Config& out) {
   if (!root.node.IsMap()) {
     d.error(root.line, "",
             "the file must be a mapping of sections (node, relay, delivery, firewall, plans, "
-            "webhooks)");
+            "webhooks, abuse)");
     return;
   }
   MapReader r(d, root);
@@ -609,6 +1000,7 @@ void parse_config(Diagnostics& d, const Value& root, Config& out) {
   parse_firewall(d, r.section("firewall"), out.firewall);
   parse_plans(d, r.section("plans"), out.plans);
   parse_webhooks(d, r.section("webhooks"), out.webhooks);
+  parse_abuse(d, r.section("abuse"), out.relay.hostname, out.abuse);
   r.finish();
 }
 

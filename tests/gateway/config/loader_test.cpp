@@ -282,7 +282,7 @@ TEST(ConfigLoader, BrokenSnippetsReportExactErrors) {
       {"# just a comment\n", "t.yaml: the file is empty"},
       {"- a\n- b\n",
        "t.yaml:1: the file must be a mapping of sections (node, relay, delivery, firewall, "
-       "plans, webhooks)"},
+       "plans, webhooks, abuse)"},
       {"node:\n  state_dir: /s\n   x: 1\n", "t.yaml:3: YAML syntax error: illegal map value"},
       {"a: 1\n---\nb: 2\n",
        "t.yaml:3: the file holds more than one YAML document (remove the second '---')"},
@@ -292,7 +292,7 @@ TEST(ConfigLoader, BrokenSnippetsReportExactErrors) {
       {"node:\n  state_dir: /s\n", "t.yaml:1: relay.hostname: required key is missing"},
       {with_head("colour: red\n"),
        "t.yaml:5: colour: unknown key 'colour' (expected node, relay, delivery, firewall, "
-       "plans or webhooks)"},
+       "plans, webhooks or abuse)"},
       {with_head("firewall:\n  tabel: x\n"),
        "t.yaml:6: firewall.tabel: unknown key 'tabel' (did you mean 'table'?)"},
       {"node:\n  state_dir: /s\n  state_dir: /t\nrelay:\n  hostname: gw\n",
