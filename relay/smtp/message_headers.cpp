@@ -314,4 +314,10 @@ std::string finalize_message(std::string_view message, const FinalizeInfo& info)
   return out;
 }
 
+std::string trace_message(std::string_view message, const ReceivedInfo& received) {
+  std::string out = received_header(received);
+  out.append(remove_headers(message, kTenantHeader));
+  return out;
+}
+
 }  // namespace portcullis::relay::smtp

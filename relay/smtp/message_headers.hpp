@@ -64,4 +64,9 @@ struct FinalizeInfo {
 // Message-ID and Date if the client sent none; then the empty line and the body.
 std::string finalize_message(std::string_view message, const FinalizeInfo& info);
 
+// The message as the feedback listener hands it to a local mailbox: our Received field first and
+// the client's X-Portcullis-Tenant fields removed, nothing else changed. No attribution, and no
+// Message-ID, Date or separator line added: a report is kept as its sender wrote it.
+std::string trace_message(std::string_view message, const ReceivedInfo& received);
+
 }  // namespace portcullis::relay::smtp

@@ -42,6 +42,17 @@ Reply bad_sequence(std::string text) {
   return Reply(503, "5.5.1", std::move(text));
 }
 
+// The mailbox's id goes into a reply line: nothing in it may end the line.
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    out.push_back(u < 32 || u == 127 ? '?' : c);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string_view to_string(ListenerKind kind) {
@@ -52,6 +63,8 @@ std::string_view to_string(ListenerKind kind) {
       return "smtps";
     case ListenerKind::intercept:
       return "intercept";
+    case ListenerKind::feedback:
+      return "feedback";
   }
   return "?";
 }
@@ -348,6 +361,12 @@ Step Protocol::rcpt(std::string_view argument) {
     return reply_only(Reply(452, "4.5.3", "Too many recipients"));
   }
   std::string address = parsed->postmaster ? std::string("postmaster") : parsed->path.address;
+  if (settings_.kind == ListenerKind::feedback &&
+      !(local_recipients_ && local_recipients_(address))) {
+    // Counted as an error: a client probing for relaying is closed after max_errors.
+    return error(
+        Reply(550, "5.7.1", "Relaying denied: <" + address + "> is not a mailbox of this gateway"));
+  }
   if (rcpt_gate_) {
     if (auto refusal = rcpt_gate_(tenant_id_, address, transaction_.recipients.size())) {
       return reply_only(std::move(*refusal));
@@ -427,6 +446,12 @@ Step Protocol::on_bdat_chunk(DataError content) {
 
 Step Protocol::on_commit_result(std::optional<std::string> queue_id) {
   reset_transaction(queue_id.has_value());
+  if (settings_.kind == ListenerKind::feedback) {
+    if (!queue_id) {
+      return reply_only(Reply(451, "4.3.0", "Could not store message, try again later"));
+    }
+    return reply_only(ok("2.0.0", "Ok: report " + printable(*queue_id) + " stored"));
+  }
   if (!queue_id) {
     return reply_only(Reply(451, "4.3.0", "Could not queue message, try again later"));
   }

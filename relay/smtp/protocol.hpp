@@ -20,7 +20,9 @@
 
 namespace portcullis::relay::smtp {
 
-enum class ListenerKind { submission, smtps, intercept };
+// feedback: mail to the gateway's own mailboxes (feedback-loop reports, abuse@),
+// no AUTH and no tenant; RCPT only for local recipients, so it never relays.
+enum class ListenerKind { submission, smtps, intercept, feedback };
 std::string_view to_string(ListenerKind kind);
 
 struct ProtocolSettings {
@@ -92,6 +94,10 @@ class Protocol {
   // passed; recipients_so_far were accepted before it in this transaction.
   using RcptGate = std::function<std::optional<Reply>(
       std::string_view tenant_id, std::string_view address, std::size_t recipients_so_far)>;
+  // The feedback listener's only recipients: whether `address` (as the client
+  // wrote it; the predicate compares case-insensitively) is one of the
+  // gateway's own mailboxes. Unset = no mailbox, every RCPT refused.
+  using LocalRecipients = std::function<bool(std::string_view address)>;
   // Called exactly once for every transaction the MAIL gate let start, when
   // it ends: accepted only when it was queued (the 250 after the durable
   // commit); RSET, EHLO, STARTTLS, refused content, a failed commit and
@@ -105,6 +111,7 @@ class Protocol {
   void set_mail_gate(MailGate gate) { mail_gate_ = std::move(gate); }
   void set_rcpt_gate(RcptGate gate) { rcpt_gate_ = std::move(gate); }
   void set_transaction_end(TransactionEnd end) { transaction_end_ = std::move(end); }
+  void set_local_recipients(LocalRecipients local) { local_recipients_ = std::move(local); }
 
   Reply greeting() const;
   Step on_line(std::string_view line);
@@ -113,6 +120,7 @@ class Protocol {
   Step on_auth_result(const AuthResult& result);
   Step on_data_received(DataError error);
   Step on_bdat_chunk(DataError error);
+  // queue_id: the spool's id, or for the feedback listener the mailbox's.
   Step on_commit_result(std::optional<std::string> queue_id);
   Step on_timeout() const;
   // The connection is gone: ends an open transaction (unaccepted). Idempotent.
@@ -147,7 +155,9 @@ class Protocol {
   Step finish_auth_plain(std::string_view base64);
   Step error(Reply reply);
   void reset_transaction(bool accepted = false);
-  bool requires_auth() const { return settings_.kind != ListenerKind::intercept; }
+  bool requires_auth() const {
+    return settings_.kind != ListenerKind::intercept && settings_.kind != ListenerKind::feedback;
+  }
 
   ProtocolSettings settings_;
   State state_ = State::command;
@@ -166,6 +176,7 @@ class Protocol {
   MailGate mail_gate_;
   RcptGate rcpt_gate_;
   TransactionEnd transaction_end_;
+  LocalRecipients local_recipients_;
 };
 
 }  // namespace portcullis::relay::smtp

@@ -50,6 +50,7 @@ void SmtpServer::bind() {
   add(ListenerKind::submission, listen.submission);
   add(ListenerKind::smtps, listen.smtps);
   add(ListenerKind::intercept, listen.intercept);
+  add(ListenerKind::feedback, listen.feedback);
 }
 
 void SmtpServer::start() {

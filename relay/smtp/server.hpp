@@ -1,6 +1,7 @@
 #pragma once
 // The relay's listeners: submission (STARTTLS + AUTH), smtps (implicit TLS +
-// AUTH) and intercept (redirected port-25 flows, tenant by source address).
+// AUTH), intercept (redirected port-25 flows, tenant by source address) and
+// feedback (mail to the gateway's own mailboxes: no AUTH, local RCPT only).
 // Binds at start-up (before privileges are dropped), then accepts and runs one
 // session coroutine per connection within the connection limits.
 //

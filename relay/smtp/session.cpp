@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <optional>
 #include <tuple>
 
 #include "gateway/core/log/log.hpp"
+#include "gateway/core/mail/local_mailbox.hpp"
 #include "relay/auth/auth_limiter.hpp"
 #include "relay/auth/credential_verifier.hpp"
 #include "relay/dkim/signer.hpp"
@@ -30,6 +32,55 @@ std::string address_text(const asio::ip::address& a) {
     return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
   }
   return a.to_string();
+}
+
+// Holds the session's completion handler while a LocalMailbox stores the
+// message. done may run on any thread: the first call posts the handler to
+// the session's executor; if every copy of done is dropped uncalled, the
+// session gets an error instead of waiting forever.
+class DeliveryWaiter {
+ public:
+  using Handler = asio::any_completion_handler<void(Result<std::string>)>;
+
+  DeliveryWaiter(Handler handler, asio::any_completion_executor executor)
+      : handler_(std::move(handler)), executor_(std::move(executor)) {}
+  DeliveryWaiter(const DeliveryWaiter&) = delete;
+  DeliveryWaiter& operator=(const DeliveryWaiter&) = delete;
+  ~DeliveryWaiter() { complete(make_error("the mailbox dropped the message without an answer")); }
+
+  void complete(Result<std::string> result) {
+    if (fired_.exchange(true)) {
+      return;
+    }
+    // The executor was prepared blocking.never: never runs the handler inline.
+    executor_.execute(
+        [h = std::move(handler_), r = std::move(result)]() mutable { std::move(h)(std::move(r)); });
+    executor_ = {};  // the outstanding work ends with the handler handed over
+  }
+
+ private:
+  Handler handler_;
+  asio::any_completion_executor executor_;
+  std::atomic<bool> fired_{false};
+};
+
+// LocalMailbox::deliver as an asynchronous operation: completes with the
+// mailbox's id or error on the caller's executor, never inline.
+template <class Token>
+auto async_deliver(mail::LocalMailbox& mailbox, mail::InboundMessage message, Token&& token) {
+  return asio::async_initiate<Token, void(Result<std::string>)>(
+      [&mailbox](auto handler, mail::InboundMessage m) {
+        // Tracked: the io_context keeps running while the mailbox works.
+        asio::any_completion_executor executor = asio::prefer(
+            asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked,
+            asio::execution::blocking.never);
+        auto waiter = std::make_shared<DeliveryWaiter>(DeliveryWaiter::Handler(std::move(handler)),
+                                                       std::move(executor));
+        mailbox.deliver(std::move(m), [waiter](Result<std::string> result) {
+          waiter->complete(std::move(result));
+        });
+      },
+      token, std::move(message));
 }
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -73,6 +124,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   awaitable<std::optional<DataError>> read_bdat();
   awaitable<AuthResult> authenticate();
   awaitable<std::optional<std::string>> commit();
+  awaitable<std::optional<std::string>> deliver_locally();
+  bool is_local(std::string_view address) const;
   std::optional<Reply> mail_gate(std::string_view tenant_id, std::uint64_t declared_size) const;
   std::optional<Reply> suspended(std::string_view tenant_id) const;
   std::optional<Reply> take_connection_slot(const std::string& tenant_id);
@@ -319,6 +372,9 @@ awaitable<AuthResult> Connection::authenticate() {
 }
 
 awaitable<std::optional<std::string>> Connection::commit() {
+  if (origin_.kind == ListenerKind::feedback) {
+    co_return co_await deliver_locally();
+  }
   const Transaction& t = protocol_.transaction();
   queue::Message message;
   message.id = queue::new_message_id();
@@ -382,6 +438,61 @@ awaitable<std::optional<std::string>> Connection::commit() {
                                {"rcpts", recipients},
                                {"size", size}});
   co_return id;
+}
+
+bool Connection::is_local(std::string_view address) const {
+  return services_.mailbox != nullptr && services_.mailbox->accepts(address);
+}
+
+// Mail to the gateway itself: no tenant, no policy, no DKIM; only our trace
+// field is added. The mailbox stores it durably before the 250.
+awaitable<std::optional<std::string>> Connection::deliver_locally() {
+  const Transaction& t = protocol_.transaction();
+  if (services_.mailbox == nullptr) {
+    // Unreachable (RCPT is refused without a mailbox); fail safe all the same.
+    co_return std::nullopt;
+  }
+  mail::InboundMessage message;
+  message.client_address = client_address_;
+  message.helo = protocol_.helo();
+  message.mail_from = t.mail_from;
+  message.recipients = t.recipients;
+  message.received_at = services_.clock.unix_now();
+
+  ReceivedInfo received;
+  received.helo = protocol_.helo();
+  received.client_address = client_address_;
+  received.hostname = services_.config.hostname;
+  received.queue_id = queue::new_message_id();  // ours, for tracing; the mailbox names its own
+  received.esmtp = protocol_.esmtp();
+  received.tls = protocol_.tls_active();
+  if (t.recipients.size() == 1) {
+    received.recipient = t.recipients.front();
+  }
+  received.smtputf8 = t.smtputf8;
+  received.unix_time = message.received_at;
+  message.data = trace_message(message_, received);
+  message_.clear();
+  const std::size_t size = message.data.size();
+  const std::size_t recipients = message.recipients.size();
+  const std::string from = message.mail_from;
+
+  Result<std::string> stored =
+      co_await async_deliver(*services_.mailbox, std::move(message), use_awaitable);
+  if (!stored) {
+    log::error("local_delivery_failed", {{"session", origin_.id},
+                                         {"trace_id", received.queue_id},
+                                         {"error", stored.error().message}});
+    co_return std::nullopt;
+  }
+  log::info("message_stored_locally", {{"session", origin_.id},
+                                       {"report", *stored},
+                                       {"trace_id", received.queue_id},
+                                       {"client", client_address_},
+                                       {"from", from},
+                                       {"rcpts", recipients},
+                                       {"size", size}});
+  co_return std::move(*stored);
 }
 
 awaitable<bool> Connection::perform(Step step) {
@@ -526,10 +637,15 @@ awaitable<void> Connection::run() {
                                 {"listener", to_string(origin_.kind)},
                                 {"client", client_address_},
                                 {"original_dst", origin_.original_destination}});
-  protocol_.set_mail_gate([this](std::string_view tenant, std::uint64_t declared_size) {
-    return mail_gate(tenant, declared_size);
-  });
-  if (services_.policy != nullptr) {
+  if (origin_.kind == ListenerKind::feedback) {
+    // No tenant here, so no tenant checks: only the local recipient gate.
+    protocol_.set_local_recipients([this](std::string_view address) { return is_local(address); });
+  } else {
+    protocol_.set_mail_gate([this](std::string_view tenant, std::uint64_t declared_size) {
+      return mail_gate(tenant, declared_size);
+    });
+  }
+  if (services_.policy != nullptr && origin_.kind != ListenerKind::feedback) {
     protocol_.set_rcpt_gate(
         [this](std::string_view tenant, std::string_view address, std::size_t so_far) {
           return services_.policy->check_rcpt(tenant, address, so_far);

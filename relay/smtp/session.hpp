@@ -4,7 +4,9 @@
 // machine, and does the I/O an action asks for (TLS, credential checks,
 // durable queueing). With a policy engine it takes the tenant's connection
 // slot after attribution (intercept) or AUTH, and asks the engine at MAIL and
-// RCPT; every MAIL it passes ends in exactly one message_done.
+// RCPT; every MAIL it passes ends in exactly one message_done. The feedback
+// listener instead accepts only the LocalMailbox's recipients and hands the
+// message to it, with no tenant, policy or DKIM.
 //
 // Untrusted input: everything the client sends. Runs unprivileged on the
 // relay's I/O thread; slow work (argon2id, fsync) happens on other threads.
@@ -32,6 +34,9 @@ class CredentialVerifier;
 namespace portcullis::relay::policy {
 class PolicyEngine;
 }
+namespace portcullis::mail {
+class LocalMailbox;
+}
 
 namespace portcullis::relay::smtp {
 
@@ -49,6 +54,9 @@ struct SessionServices {
   // Per-tenant connection, rate, quota, size and suppression checks; null =
   // no per-tenant limits (tests, benchmarks).
   policy::PolicyEngine* policy = nullptr;
+  // The feedback listener's recipients and where its messages go; null =
+  // every RCPT on that listener is refused.
+  mail::LocalMailbox* mailbox = nullptr;
 };
 
 struct SessionOrigin {

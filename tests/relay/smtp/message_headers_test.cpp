@@ -230,5 +230,22 @@ TEST(MessageHeadersTest, FinalizeFallsBackToReceivedIds) {
   EXPECT_NE(out.find("Message-ID: <01HXYZABCDEF@relay.gw.example>\r\n"), std::string::npos);
 }
 
+TEST(MessageHeadersTest, TraceMessageAddsOnlyReceivedAndStripsTenantFields) {
+  ReceivedInfo r = sample_received();
+  r.authenticated = false;
+  // No Message-ID, no Date, no separator: a report is kept as written, only our trace added.
+  const std::string message =
+      "From: fbl@provider.example\r\nX-Portcullis-Tenant: forged\r\n\tcontinued\r\n"
+      "x-portcullis-tenant: again\r\nSubject: report\r\nbody without separator\r\n";
+  EXPECT_EQ(trace_message(message, r),
+            received_header(r) +
+                "From: fbl@provider.example\r\nSubject: report\r\nbody without separator\r\n");
+  EXPECT_NE(trace_message(message, r).find("(Portcullis) with ESMTPS id 01HXYZABCDEF"),
+            std::string::npos);
+  // The body is never a header section: a tenant field there stays.
+  const std::string body_field = "Subject: x\r\n\r\nX-Portcullis-Tenant: in body\r\n";
+  EXPECT_EQ(trace_message(body_field, r), received_header(r) + body_field);
+}
+
 }  // namespace
 }  // namespace portcullis::relay::smtp

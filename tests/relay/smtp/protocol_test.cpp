@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -452,6 +453,126 @@ TEST(ProtocolTest, MiscCommands) {
                     {"HELO client.test", "250"},
                     {"QUIT", "221 2.0.0", Action::close},
                 });
+}
+
+// The gateway's own mailboxes, compared case-insensitively as LocalMailbox promises.
+bool local_mailbox(std::string_view address) {
+  const auto lower = [](std::string_view v) {
+    std::string out(v);
+    for (char& c : out) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return out;
+  };
+  const std::string a = lower(address);
+  return a == "fbl@relay.test" || a == "abuse@relay.test";
+}
+
+Protocol feedback_protocol() {
+  Protocol p(settings(ListenerKind::feedback));
+  p.set_local_recipients(local_mailbox);
+  return p;
+}
+
+TEST(ProtocolTest, FeedbackOffersStartTlsButNeverAuth) {
+  Protocol p = feedback_protocol();
+  EXPECT_EQ(to_string(ListenerKind::feedback), "feedback");
+  std::string ehlo = p.on_line("EHLO mx.provider.test").reply->render();
+  EXPECT_NE(ehlo.find("250-STARTTLS\r\n"), std::string::npos);
+  EXPECT_EQ(ehlo.find("AUTH"), std::string::npos);
+  EXPECT_EQ(p.on_line("STARTTLS").action, Action::start_tls);
+  p.on_tls_started();
+  ehlo = p.on_line("EHLO mx.provider.test").reply->render();
+  EXPECT_EQ(ehlo.find("AUTH"), std::string::npos);
+  EXPECT_EQ(ehlo.find("STARTTLS"), std::string::npos);
+  run_script(p, {{"AUTH PLAIN " + plain("u", "p"), "503 5.5.1"}});
+}
+
+TEST(ProtocolTest, FeedbackTakesMailWithoutAuthForLocalRecipientsOnly) {
+  Protocol p = feedback_protocol();
+  run_script(p, {
+                    {"EHLO mx.provider.test", "250"},
+                    {"MAIL FROM:<>", "250 2.1.0"},
+                    {"RCPT TO:<someone@example.net>", "550 5.7.1"},
+                    {"RCPT TO:<fbl@relay.test.example.net>", "550 5.7.1"},
+                    {"RCPT TO:<FBL@Relay.Test>", "250 2.1.5"},
+                    {"RCPT TO:<abuse@relay.test>", "250 2.1.5"},
+                    {"DATA", "354", Action::read_data},
+                });
+  EXPECT_FALSE(p.authenticated());
+  EXPECT_EQ(p.tenant_id(), "");
+  EXPECT_EQ(p.transaction().mail_from, "");
+  // Kept as the client wrote it: the mailbox compares case-insensitively.
+  EXPECT_EQ(p.transaction().recipients,
+            (std::vector<std::string>{"FBL@Relay.Test", "abuse@relay.test"}));
+  EXPECT_EQ(p.on_data_received(DataError::none).action, Action::commit);
+  EXPECT_EQ(p.on_commit_result("R42").reply->render(), "250 2.0.0 Ok: report R42 stored\r\n");
+  EXPECT_TRUE(p.transaction().recipients.empty());
+}
+
+TEST(ProtocolTest, FeedbackRefusalNamesTheAddress) {
+  Protocol p = feedback_protocol();
+  run_script(p, {{"EHLO mx.provider.test", "250"}, {"MAIL FROM:<fbl@provider.test>", "250 2.1.0"}});
+  EXPECT_EQ(p.on_line("RCPT TO:<victim@example.net>").reply->render(),
+            "550 5.7.1 Relaying denied: <victim@example.net> is not a mailbox of this gateway\r\n");
+  EXPECT_TRUE(p.transaction().recipients.empty());
+  run_script(p, {{"DATA", "554 5.5.1"}, {"BDAT 3 LAST", "", Action::read_bdat}});
+  EXPECT_EQ(head(p.on_bdat_chunk(DataError::none).reply), "554 5.5.1");
+}
+
+TEST(ProtocolTest, FeedbackWithoutMailboxRefusesEveryRecipient) {
+  Protocol p(settings(ListenerKind::feedback));
+  run_script(p, {{"EHLO mx.provider.test", "250"},
+                 {"MAIL FROM:<>", "250 2.1.0"},
+                 {"RCPT TO:<fbl@relay.test>", "550 5.7.1"},
+                 {"RCPT TO:<Postmaster>", "550 5.7.1"},
+                 {"DATA", "554 5.5.1"}});
+}
+
+TEST(ProtocolTest, FeedbackRelayProbesCountAsErrors) {
+  ProtocolSettings s = settings(ListenerKind::feedback);
+  s.max_errors = 3;
+  Protocol p(s);
+  p.set_local_recipients(local_mailbox);
+  run_script(p, {{"EHLO mx.provider.test", "250"},
+                 {"MAIL FROM:<>", "250 2.1.0"},
+                 {"RCPT TO:<a@example.net>", "550 5.7.1"},
+                 {"RCPT TO:<b@example.net>", "550 5.7.1"},
+                 {"RCPT TO:<c@example.net>", "421 4.7.0", Action::close}});
+}
+
+TEST(ProtocolTest, FeedbackBdatCommitsAndFailureIsTemporary) {
+  Protocol p = feedback_protocol();
+  run_script(p, {{"EHLO mx.provider.test", "250"},
+                 {"MAIL FROM:<>", "250 2.1.0"},
+                 {"RCPT TO:<abuse@relay.test>", "250 2.1.5"},
+                 {"BDAT 10 LAST", "", Action::read_bdat}});
+  EXPECT_EQ(p.on_bdat_chunk(DataError::none).action, Action::commit);
+  EXPECT_EQ(p.on_commit_result(std::nullopt).reply->render(),
+            "451 4.3.0 Could not store message, try again later\r\n");
+  // Nothing is left of the transaction: a new one starts cleanly.
+  run_script(p, {{"DATA", "503 5.5.1"}, {"MAIL FROM:<>", "250 2.1.0"}});
+}
+
+TEST(ProtocolTest, FeedbackContentErrorsAreReportedAsElsewhere) {
+  Protocol p = feedback_protocol();
+  run_script(p, {{"EHLO mx.provider.test", "250"},
+                 {"MAIL FROM:<>", "250 2.1.0"},
+                 {"RCPT TO:<fbl@relay.test>", "250 2.1.5"},
+                 {"DATA", "354", Action::read_data}});
+  EXPECT_EQ(head(p.on_data_received(DataError::bare_lf).reply), "550 5.6.0");
+  run_script(p, {{"DATA", "503 5.5.1"}});
+}
+
+TEST(ProtocolTest, FeedbackReportIdCannotEndTheReplyLine) {
+  Protocol p = feedback_protocol();
+  run_script(p, {{"EHLO mx.provider.test", "250"},
+                 {"MAIL FROM:<>", "250 2.1.0"},
+                 {"RCPT TO:<fbl@relay.test>", "250 2.1.5"},
+                 {"DATA", "354", Action::read_data}});
+  p.on_data_received(DataError::none);
+  EXPECT_EQ(p.on_commit_result("a\r\n250 b").reply->render(),
+            "250 2.0.0 Ok: report a??250 b stored\r\n");
 }
 
 }  // namespace

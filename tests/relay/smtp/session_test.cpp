@@ -3,17 +3,22 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
+#include <deque>
 #include <filesystem>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
 
+#include "gateway/core/mail/local_mailbox.hpp"
 #include "gateway/core/store/store.hpp"
 #include "relay/auth/auth_limiter.hpp"
 #include "relay/auth/credential_verifier.hpp"
 #include "relay/policy/policy_engine.hpp"
 #include "relay/queue/spool.hpp"
+#include "relay/smtp/message_headers.hpp"
 
 namespace portcullis::relay::smtp {
 namespace {
@@ -173,6 +178,8 @@ class Client {
     send(line + "\r\n");
     return reply();
   }
+  // Whether any reply bytes have arrived yet (without waiting for them).
+  bool has_input() { return !buffer_.empty() || socket_.available() > 0; }
   bool closed_by_peer() {
     boost::system::error_code ec;
     char c;
@@ -255,6 +262,260 @@ TEST(SessionPolicyTest, TenantSizeLimitCapsDataAndDisconnectReleasesTheReservati
     return u.reserved == 0 && u.connections == 0;
   }));
   EXPECT_EQ(f.engine().usage("acme").used, 0u);
+}
+
+Result<std::string> stored(std::string id) {
+  return Result<std::string>(boost::system::in_place_value, std::move(id));
+}
+
+// Records what the feedback listener hands over; the test decides when (and
+// from its own thread) each delivery completes.
+class FakeMailbox final : public mail::LocalMailbox {
+ public:
+  bool accepts(std::string_view address) const override {
+    std::string lower(address);
+    for (char& c : lower) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return lower == "fbl@relay.test" || lower == "abuse@relay.test";
+  }
+  void deliver(mail::InboundMessage message, Done done) override {
+    std::lock_guard lock(mutex_);
+    messages_.push_back(std::move(message));
+    pending_.push_back(std::move(done));
+  }
+
+  std::size_t delivered() const {
+    std::lock_guard lock(mutex_);
+    return messages_.size();
+  }
+  mail::InboundMessage message(std::size_t i) const {
+    std::lock_guard lock(mutex_);
+    return messages_.at(i);
+  }
+  // Completes the oldest delivery, as the abuse intake would once stored.
+  void finish(Result<std::string> result) {
+    Done done;
+    {
+      std::lock_guard lock(mutex_);
+      done = std::move(pending_.front());
+      pending_.pop_front();
+    }
+    done(std::move(result));
+  }
+  // A broken mailbox: forgets the delivery without ever calling done.
+  void drop() {
+    std::lock_guard lock(mutex_);
+    pending_.pop_front();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<mail::InboundMessage> messages_;
+  std::deque<Done> pending_;
+};
+
+// The feedback listener on 127.0.0.1 with a FakeMailbox (or none) and a
+// FakeClock; sessions run on their own thread.
+class FeedbackFixture {
+ public:
+  explicit FeedbackFixture(bool with_mailbox = true)
+      : config_(relay_config()),
+        store_(store::Store::open(dir_.path() / "store")),
+        spool_(queue::Spool::open(dir_.path() / "queue")),
+        verifier_(*store_),
+        auth_limiter_(config_.auth, clock_),
+        services_{config_, tls_, registry_, *spool_, verifier_, auth_limiter_, clock_},
+        acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    if (with_mailbox) {
+      services_.mailbox = &mailbox_;
+    }
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~FeedbackFixture() {
+    asio::post(io_, [this] {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+    });
+    io_.stop();
+    thread_.join();
+  }
+
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  FakeMailbox& mailbox() { return mailbox_; }
+  queue::Spool& spool() { return *spool_; }
+
+  template <class Pred>
+  bool eventually(Pred pred) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+  }
+
+ private:
+  asio::awaitable<void> accept_loop() {
+    std::uint64_t id = 1;
+    for (;;) {
+      auto [ec, socket] = co_await acceptor_.async_accept(asio_nothrow);
+      if (ec) {
+        co_return;
+      }
+      boost::system::error_code endpoint_ec;
+      const tcp::endpoint client = socket.remote_endpoint(endpoint_ec);
+      asio::co_spawn(
+          io_,
+          run_session(std::move(socket), SessionOrigin{ListenerKind::feedback, id++, client, {}},
+                      services_),
+          asio::detached);
+    }
+  }
+
+  TempDir dir_;
+  config::RelayConfig config_;
+  FakeClock clock_;
+  asio::io_context io_{1};
+  asio::ssl::context tls_{asio::ssl::context::tlsv12_server};
+  tenants::TenantRegistry registry_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<queue::Spool> spool_;
+  auth::CredentialVerifier verifier_;
+  auth::AuthLimiter auth_limiter_;
+  FakeMailbox mailbox_;  // after io_: gone before the context its callbacks post to
+  SessionServices services_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+};
+
+// Greets, says EHLO and opens a transaction for fbl@relay.test.
+void open_feedback_transaction(Client& c) {
+  ASSERT_EQ(c.reply(), "220 relay.test ESMTP Portcullis\r\n");
+  ASSERT_EQ(c.command("EHLO mx.provider.test").substr(0, 4), "250-");
+  ASSERT_EQ(c.command("MAIL FROM:<>"), "250 2.1.0 Ok\r\n");
+  ASSERT_EQ(c.command("RCPT TO:<FBL@relay.test>"), "250 2.1.5 Ok\r\n");
+}
+
+TEST(SessionFeedbackTest, ReportIsAnsweredOnlyOnceTheMailboxStoredIt) {
+  FeedbackFixture f;
+  Client c(f.port());
+  EXPECT_EQ(c.reply(), "220 relay.test ESMTP Portcullis\r\n");
+  const std::string ehlo = c.command("EHLO mx.provider.test");
+  EXPECT_NE(ehlo.find("250-STARTTLS\r\n"), std::string::npos);
+  EXPECT_EQ(ehlo.find("AUTH"), std::string::npos);
+  EXPECT_EQ(c.command("MAIL FROM:<>"), "250 2.1.0 Ok\r\n");
+  EXPECT_EQ(c.command("RCPT TO:<victim@example.net>"),
+            "550 5.7.1 Relaying denied: <victim@example.net> is not a mailbox of this gateway\r\n");
+  EXPECT_EQ(c.command("RCPT TO:<FBL@relay.test>"), "250 2.1.5 Ok\r\n");
+  EXPECT_EQ(c.command("DATA").substr(0, 4), "354 ");
+  const std::string client_copy =
+      "From: fbl@provider.test\r\nX-Portcullis-Tenant: forged\r\nSubject: complaint\r\n"
+      "Content-Type: multipart/report; report-type=feedback-report\r\n\r\n"
+      "..a dot-stuffed line\r\nFeedback-Type: abuse\r\n";
+  const std::string as_written =
+      "From: fbl@provider.test\r\nSubject: complaint\r\n"
+      "Content-Type: multipart/report; report-type=feedback-report\r\n\r\n"
+      ".a dot-stuffed line\r\nFeedback-Type: abuse\r\n";
+  c.send(client_copy + ".\r\n");
+
+  ASSERT_TRUE(f.eventually([&] { return f.mailbox().delivered() == 1; }));
+  // Stored is not yet durable: no reply until done.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(c.has_input());
+
+  const mail::InboundMessage m = f.mailbox().message(0);
+  EXPECT_EQ(m.client_address, "127.0.0.1");
+  EXPECT_EQ(m.helo, "mx.provider.test");
+  EXPECT_EQ(m.mail_from, "");
+  // The refused recipient never reaches the mailbox.
+  EXPECT_EQ(m.recipients, (std::vector<std::string>{"FBL@relay.test"}));
+  EXPECT_EQ(m.received_at, 1'700'000'000);
+  // Byte-exact: our Received field (its id is ours, random), then the message as written,
+  // less the client's X-Portcullis-Tenant; no attribution, no Message-ID or Date added.
+  const std::size_t id_at = m.data.find(" id ");
+  ASSERT_NE(id_at, std::string::npos);
+  ReceivedInfo received;
+  received.helo = "mx.provider.test";
+  received.client_address = "127.0.0.1";
+  received.hostname = "relay.test";
+  received.queue_id = m.data.substr(id_at + 4, m.data.find('\r', id_at) - id_at - 4);
+  received.recipient = "FBL@relay.test";
+  received.unix_time = 1'700'000'000;
+  EXPECT_EQ(m.data, received_header(received) + as_written);
+  EXPECT_NE(m.data.find("by relay.test (Portcullis) with ESMTP id "), std::string::npos);
+  EXPECT_FALSE(has_header(m.data, kTenantHeader));
+
+  f.mailbox().finish(stored("R1"));  // from the test thread, as another thread would
+  EXPECT_EQ(c.reply(), "250 2.0.0 Ok: report R1 stored\r\n");
+  EXPECT_EQ(f.spool().size(), 0u);  // mail to the gateway itself is never queued
+  EXPECT_EQ(c.command("QUIT").substr(0, 4), "221 ");
+}
+
+TEST(SessionFeedbackTest, MailboxErrorIs451AndTheSessionGoesOn) {
+  FeedbackFixture f;
+  Client c(f.port());
+  open_feedback_transaction(c);
+  EXPECT_EQ(c.command("DATA").substr(0, 4), "354 ");
+  c.send("Subject: r\r\n\r\nx\r\n.\r\n");
+  ASSERT_TRUE(f.eventually([&] { return f.mailbox().delivered() == 1; }));
+  f.mailbox().finish(make_error("disk full"));
+  EXPECT_EQ(c.reply(), "451 4.3.0 Could not store message, try again later\r\n");
+  // Nothing was claimed and nothing is left of the transaction.
+  EXPECT_EQ(c.command("DATA"), "503 5.5.1 Need MAIL command first\r\n");
+  EXPECT_EQ(c.command("MAIL FROM:<fbl@provider.test>"), "250 2.1.0 Ok\r\n");
+}
+
+TEST(SessionFeedbackTest, MailboxThatNeverAnswersGets451NotAHang) {
+  FeedbackFixture f;
+  Client c(f.port());
+  open_feedback_transaction(c);
+  EXPECT_EQ(c.command("DATA").substr(0, 4), "354 ");
+  c.send("Subject: r\r\n\r\nx\r\n.\r\n");
+  ASSERT_TRUE(f.eventually([&] { return f.mailbox().delivered() == 1; }));
+  f.mailbox().drop();
+  EXPECT_EQ(c.reply(), "451 4.3.0 Could not store message, try again later\r\n");
+}
+
+TEST(SessionFeedbackTest, BdatReportIsStoredToo) {
+  FeedbackFixture f;
+  Client c(f.port());
+  open_feedback_transaction(c);
+  const std::string body = "Subject: r\r\n\r\n.x\r\n";
+  c.send("BDAT " + std::to_string(body.size()) + " LAST\r\n" + body);
+  ASSERT_TRUE(f.eventually([&] { return f.mailbox().delivered() == 1; }));
+  const std::string data = f.mailbox().message(0).data;
+  EXPECT_EQ(data.substr(0, 10), "Received: ");
+  EXPECT_EQ(data.substr(data.size() - body.size()), body);  // BDAT is never dot-stuffed
+  f.mailbox().finish(stored("R2"));
+  EXPECT_EQ(c.reply(), "250 2.0.0 Ok: report R2 stored\r\n");
+}
+
+TEST(SessionFeedbackTest, BareLfIsRefusedBeforeTheMailbox) {
+  FeedbackFixture f;
+  Client c(f.port());
+  open_feedback_transaction(c);
+  EXPECT_EQ(c.command("DATA").substr(0, 4), "354 ");
+  // The SMTP smuggling shape: a bare LF before a dot.
+  EXPECT_EQ(c.command("Subject: r\r\n\r\nx\n.\nMAIL FROM:<a@b.test>\r\n."),
+            "550 5.6.0 Message contains bare CR or LF; lines must end with CRLF\r\n");
+  EXPECT_EQ(c.command("NOOP"), "250 2.0.0 Ok\r\n");
+  EXPECT_EQ(f.mailbox().delivered(), 0u);
+}
+
+TEST(SessionFeedbackTest, WithoutMailboxEveryRecipientIsRefused) {
+  FeedbackFixture f(false);
+  Client c(f.port());
+  EXPECT_EQ(c.reply(), "220 relay.test ESMTP Portcullis\r\n");
+  c.command("EHLO mx.provider.test");
+  EXPECT_EQ(c.command("AUTH PLAIN AGEAYg=="), "503 5.5.1 AUTH not available on this service\r\n");
+  EXPECT_EQ(c.command("MAIL FROM:<>"), "250 2.1.0 Ok\r\n");
+  EXPECT_EQ(c.command("RCPT TO:<fbl@relay.test>"),
+            "550 5.7.1 Relaying denied: <fbl@relay.test> is not a mailbox of this gateway\r\n");
+  EXPECT_EQ(c.command("DATA"), "554 5.5.1 No valid recipients\r\n");
 }
 
 }  // namespace
