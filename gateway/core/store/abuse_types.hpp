@@ -107,7 +107,7 @@ struct TicketDetail {
 };
 
 struct TicketFilter {
-  std::string tenant_id;  // "" = every tenant ...
+  std::string tenant_id;   // "" = every tenant ...
   bool any_tenant = true;  // ... unless false: then only tenant_id (which may be "")
   std::optional<TicketStatus> status;
   std::optional<TicketCategory> category;
