@@ -311,6 +311,27 @@ Result<std::vector<AuditEntry>> load_audit(Database& db,
   }
 }
 
+// Every row of `query` through `read`, for reads that must be whole (one
+// ticket's detail): the first step or row error is the answer.
+template <class T, class Read>
+Result<std::vector<T>> read_all(Statement& query, Read read) {
+  std::vector<T> out;
+  while (true) {
+    auto row = query.step();
+    if (!row) {
+      return row.error();
+    }
+    if (!*row) {
+      return out;
+    }
+    auto item = read(query);
+    if (!item) {
+      return item.error();
+    }
+    out.push_back(std::move(*item));
+  }
+}
+
 // Runs `query` to the end, appending each row `read` accepts; corrupt rows are
 // logged and skipped, so a listing shows what it can.
 template <class T, class Read>
@@ -522,20 +543,11 @@ Result<TicketDetail> AbuseStore::ticket_detail(std::int64_t id) const {
     return signals.error();
   }
   signals->bind(1, id);
-  while (true) {
-    auto row = signals->step();
-    if (!row) {
-      return row.error();
-    }
-    if (!*row) {
-      break;
-    }
-    auto signal = read_signal(*signals);
-    if (!signal) {
-      return signal.error();
-    }
-    detail.signals.push_back(std::move(*signal));
+  auto ticket_signals = read_all<Signal>(*signals, read_signal);
+  if (!ticket_signals) {
+    return ticket_signals.error();
   }
+  detail.signals = std::move(*ticket_signals);
 
   auto actions = db.prepare(
       sql("SELECT ", kActionColumns, " FROM ticket_actions WHERE ticket_id = ? ORDER BY id"));
@@ -543,20 +555,11 @@ Result<TicketDetail> AbuseStore::ticket_detail(std::int64_t id) const {
     return actions.error();
   }
   actions->bind(1, id);
-  while (true) {
-    auto row = actions->step();
-    if (!row) {
-      return row.error();
-    }
-    if (!*row) {
-      break;
-    }
-    auto action = read_action(*actions);
-    if (!action) {
-      return action.error();
-    }
-    detail.actions.push_back(std::move(*action));
+  auto ticket_actions = read_all<TicketAction>(*actions, read_action);
+  if (!ticket_actions) {
+    return ticket_actions.error();
   }
+  detail.actions = std::move(*ticket_actions);
 
   auto history = load_audit(db, "ticket", id);
   if (!history) {
