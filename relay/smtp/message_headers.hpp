@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/core/mail/rfc5322_date.hpp"
+
 namespace portcullis::relay::smtp {
 
 inline constexpr std::string_view kTenantHeader = "X-Portcullis-Tenant";
@@ -49,8 +51,7 @@ std::string received_protocol(const ReceivedInfo& info);
 // DATE\r\n".
 std::string received_header(const ReceivedInfo& info);
 
-// RFC 5322 3.3 date-time in UTC: "Thu, 01 Jan 1970 00:00:00 +0000".
-std::string rfc5322_date(std::int64_t unix_time);
+using mail::rfc5322_date;
 
 struct FinalizeInfo {
   ReceivedInfo received;
