@@ -11,7 +11,8 @@ class SignalSink {
  public:
   virtual ~SignalSink() = default;
   // signal.time 0 = now. A signal of the same tenant, kind and host within
-  // abuse.signal_cooldown of the last one is dropped.
+  // abuse.signal_cooldown of the last one is dropped; complaints never are
+  // (each report is another recipient).
   virtual void record_signal(store::Signal signal) = 0;
 };
 

@@ -133,8 +133,10 @@ void AbuseEngine::record_signal(store::Signal signal) {
   if (signal.time == 0) {
     signal.time = services_.clock.unix_now();
   }
+  // Each feedback report is its own complainant: only repeated observations
+  // of one state (a listing, a rate, a host's attempts) cool down.
   const auto cooldown = config.signal_cooldown.count();
-  if (cooldown > 0) {
+  if (cooldown > 0 && signal.kind != store::SignalKind::complaint) {
     auto last = services_.abuse_store.last_signal(signal.tenant_id, signal.kind, signal.host);
     if (last && signal.time - last->time < cooldown) {
       log::debug("abuse_signal_cooled_down", {{"tenant", signal.tenant_id},

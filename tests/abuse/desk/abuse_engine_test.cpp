@@ -177,13 +177,22 @@ TEST_F(AbuseEngineTest, LaterSignalsAttachToTheOpenTicketInsteadOfOpeningAnother
 
 TEST_F(AbuseEngineTest, TheCooldownDropsARepeatOfTheSameKindAndHost) {
   config_.abuse.signal_cooldown = std::chrono::seconds(3600);
-  signal("quiet", SignalKind::complaint, "198.18.3.1", 1, "one");
-  signal("quiet", SignalKind::complaint, "198.18.3.1", 1, "again, too soon");
-  signal("quiet", SignalKind::complaint, "198.18.3.2", 1, "another host");
+  signal("quiet", SignalKind::unknown_recipients, "198.18.3.1", 0.1, "one");
+  signal("quiet", SignalKind::unknown_recipients, "198.18.3.1", 0.1, "again, too soon");
+  signal("quiet", SignalKind::unknown_recipients, "198.18.3.2", 0.1, "another host");
   EXPECT_EQ(abuse_store_->signals("quiet", 0).size(), 2u);
   clock_.advance(std::chrono::seconds(3600));
-  signal("quiet", SignalKind::complaint, "198.18.3.1", 1, "an hour later");
+  signal("quiet", SignalKind::unknown_recipients, "198.18.3.1", 0.1, "an hour later");
   EXPECT_EQ(abuse_store_->signals("quiet", 0).size(), 3u);
+}
+
+TEST_F(AbuseEngineTest, EveryComplaintCountsWhateverTheCooldown) {
+  config_.abuse.signal_cooldown = std::chrono::seconds(3600);
+  for (int i = 0; i < 5; ++i) {
+    signal("quiet", SignalKind::complaint, "", 1, "report " + std::to_string(i));
+  }
+  EXPECT_EQ(abuse_store_->signals("quiet", 0).size(), 5u);
+  EXPECT_EQ(tickets("quiet").size(), 1u);
 }
 
 TEST_F(AbuseEngineTest, SignalsOutsideTheWindowDoNotCount) {
