@@ -216,12 +216,22 @@ Ruleset Ruleset::build(const tenants::TenantDirectory& directory, const RulesetS
       return suspended ? Port25Mode::block : effective(mode, settings);
     };
     for (const auto& subnet : tenant.subnets) {
-      claims.push_back({subnet, {tenant.id, mode_of(tenant.port25_mode)}});
+      // An override of the whole subnet (a tenant of one /32 host) is its
+      // mode: equal claims would otherwise resolve to the stricter one.
+      auto mode = tenant.port25_mode;
+      for (const auto& host : tenant.host_overrides) {
+        if (host.prefix == subnet) {
+          mode = host.mode;
+        }
+      }
+      claims.push_back({subnet, {tenant.id, mode_of(mode)}});
     }
     for (const auto& host : tenant.host_overrides) {
       // The store checked this when the override was set, but the subnets may
       // have changed since: an override must never reach beyond its tenant.
-      if (!store::validate_host_override(tenant, host)) {
+      if (!store::validate_host_override(tenant, host) ||
+          std::find(tenant.subnets.begin(), tenant.subnets.end(), host.prefix) !=
+              tenant.subnets.end()) {
         continue;
       }
       claims.push_back({host.prefix, {tenant.id, mode_of(host.mode)}});

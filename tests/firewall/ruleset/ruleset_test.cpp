@@ -127,6 +127,21 @@ TEST(Ruleset, HostOverridesInsideTheSubnetOnly) {
   EXPECT_EQ(count(text, "fd00:1::10/128"), 5u);  // verdict, traffic, attempts, tenants, redirect
 }
 
+TEST(Ruleset, AnOverrideOfTheWholeSubnetIsItsMode) {
+  // A tenant of one host: the override names the same /32 as the subnet.
+  auto t = tenant("beta", {"198.18.1.11/32"}, Port25Mode::block);
+  t.host_overrides.push_back({prefix("198.18.1.11"), Port25Mode::exempt, "exception #2", 0});
+  auto text = Ruleset::build(tenants::TenantDirectory({t}), settings()).render_table();
+  EXPECT_TRUE(contains(text, "198.18.1.11 : accept") || contains(text, "198.18.1.11/32 : accept"))
+      << text;
+  EXPECT_FALSE(contains(text, "198.18.1.11 : goto port25_block") ||
+               contains(text, "198.18.1.11/32 : goto port25_block"));
+  // A suspended tenant stays blocked whatever its overrides say.
+  t.status = store::TenantStatus::suspended;
+  text = Ruleset::build(tenants::TenantDirectory({t}), settings()).render_table();
+  EXPECT_FALSE(contains(text, "198.18.1.11 : accept") || contains(text, "198.18.1.11/32 : accept"));
+}
+
 TEST(Ruleset, ReplaceIsOneScriptThatCreatesBeforeDeleting) {
   tenants::TenantDirectory dir({tenant("a", {"198.18.1.0/24"}, Port25Mode::block)});
   const auto script = Ruleset::build(dir, settings()).render_replace();
