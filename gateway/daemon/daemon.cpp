@@ -16,14 +16,17 @@
 #include "gateway/core/events/delivery_event.hpp"
 #include "gateway/core/firewall/egress_events.hpp"
 #include "gateway/core/log/log.hpp"
+#include "gateway/core/store/abuse_store.hpp"
 #include "gateway/core/store/store.hpp"
 #include "gateway/core/tenants/tenant_directory.hpp"
 #include "gateway/core/tls/self_signed.hpp"
+#include "gateway/daemon/abuse_wiring.hpp"
 #include "gateway/daemon/firewall_wiring.hpp"
 #include "gateway/daemon/monitor_wiring.hpp"
 #include "gateway/daemon/policy_wiring.hpp"
 #include "gateway/daemon/privileges.hpp"
 #include "gateway/daemon/spool_event_view.hpp"
+#include "gateway/daemon/spool_mail_submitter.hpp"
 #include "gateway/daemon/spool_queue_view.hpp"
 #include "gateway/daemon/webhook_wiring.hpp"
 #include "relay/auth/auth_limiter.hpp"
@@ -101,12 +104,13 @@ int serve(const Options& options, config::Config& config) {
   auto tls_context = relay::tls::make_server_context(cert, key);
 
   auto store = store::Store::open(config.node.state_dir);
+  auto abuse_store = store::AbuseStore::open(config.node.state_dir);  // after Store: migrated
   auto spool = relay::queue::Spool::open(config.node.state_dir);
   tenants::TenantRegistry registry;
   publish_tenants(*store, registry);
   // Before any listener accepts: reconcile the kernel's port-25 policy with the store.
   auto firewall = start_firewall(config, *registry.snapshot());
-  firewall::EgressBus egress_bus;  // abuse signals will subscribe here
+  firewall::EgressBus egress_bus;  // the abuse desk's egress collector subscribes here
   // Capture needs CAP_NET_ADMIN: started before privileges are dropped.
   auto monitor = start_egress_monitor(config, clock, registry, &egress_bus);
 
@@ -137,12 +141,20 @@ int serve(const Options& options, config::Config& config) {
   event_bus.subscribe(
       [&webhook_dispatcher](const events::DeliveryEvent& e) { webhook_dispatcher.notify(e); });
 
+  // The desk changes host overrides and limits; the API (declared below) publishes them.
+  std::function<void()> publish_tenant_changes;
+  SpoolMailSubmitter abuse_mailer(io.get_executor(), *spool, clock, config.relay.hostname);
+  AbuseWiring abuse(io, config, *store, *abuse_store, *spool, resolver, clock, abuse_mailer,
+                    [&] { publish_tenant_changes(); });
+  abuse.subscribe(event_bus, egress_bus);
+
   auto policy = make_policy_engine(clock, config, registry, *store, *spool);
   BounceSuppressor bounce_suppressor(config, *store);
   bounce_suppressor.subscribe(event_bus);
   relay::smtp::SessionServices services{config.relay, tls_context,  registry, *spool,
                                         verifier,     auth_limiter, clock};
   services.dkim = &dkim_signers;
+  services.mailbox = &abuse.mailbox();
   services.policy = config.relay.enforce_policy ? policy.get() : nullptr;
   if (!config.relay.enforce_policy) {
     log::warning("policy_disabled", {{"note", "relay.enforce_policy is false: no limits"}});
@@ -165,6 +177,8 @@ int serve(const Options& options, config::Config& config) {
   api.events = &event_view;
   SpoolStatsView stats_view(*spool);
   api.stats = &stats_view;
+  api.abuse = &abuse.desk();
+  publish_tenant_changes = [&api] { control::tenants_changed(api); };
   control::Router router;
   control::register_api(router, api);
   control::ControlServer control_server(io.get_executor(), config.node.control_socket,
@@ -202,6 +216,7 @@ int serve(const Options& options, config::Config& config) {
     smtp.stop();
     delivery.stop();
     webhook_dispatcher.stop();
+    abuse.stop();
     control_server.stop();
     io.stop();
   });
@@ -209,6 +224,7 @@ int serve(const Options& options, config::Config& config) {
   smtp.start();
   delivery.start();
   webhook_dispatcher.start();
+  abuse.start();
   log::info("ready", {{"node", config.node.name},
                       {"control", config.node.control_socket.string()},
                       {"queued", spool->size()},
