@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "abuse/collectors/evidence_text.hpp"
 #include "abuse/mime/text.hpp"
 #include "gateway/core/config/config.hpp"
 
@@ -13,26 +14,6 @@ namespace {
 constexpr std::int64_t kPublishInterval = 60;
 // DistinctEstimator is exact up to this many destinations.
 constexpr std::uint32_t kExactDestinations = 64;
-
-std::string duration_text(std::int64_t s) {
-  if (s > 0 && s % 86400 == 0) {
-    return std::to_string(s / 86400) + "d";
-  }
-  if (s > 0 && s % 3600 == 0) {
-    return std::to_string(s / 3600) + "h";
-  }
-  if (s > 0 && s % 60 == 0) {
-    return std::to_string(s / 60) + "m";
-  }
-  return std::to_string(s) + "s";
-}
-
-std::string one_decimal(double v) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.1f", v);
-  return buffer;
-}
-
 }  // namespace
 
 EgressCollector::EgressCollector(const config::Config& config, SignalSink& sink)

@@ -238,6 +238,25 @@ struct FeedbackIntake::Attribution {
   std::string how;     // what it was found by, or everything that was tried
 };
 
+namespace {
+
+// Attributed or unattributed, and the summary says by what or what was tried.
+bool file_under(const FeedbackIntake::Attribution& by,
+                store::InboundReport& report,
+                std::string& summary) {
+  if (by.tenant.empty()) {
+    report.status = store::ReportStatus::unattributed;
+    summary += "; no tenant found: " + by.how;
+    return false;
+  }
+  report.status = store::ReportStatus::attributed;
+  report.tenant_id = by.tenant;
+  summary += "; attributed by " + by.how;
+  return true;
+}
+
+}  // namespace
+
 FeedbackIntake::FeedbackIntake(
     asio::any_io_executor executor,
     const config::Config& config,
@@ -376,13 +395,7 @@ void FeedbackIntake::process(store::InboundReport report) {
         " from " +
         (r.complainant.empty() ? std::string("an unnamed recipient") : clean(r.complainant)) +
         ", reported by " + reporter_of(r, report);
-    if (by.tenant.empty()) {
-      report.status = store::ReportStatus::unattributed;
-      summary += "; no tenant found: " + by.how;
-    } else {
-      report.status = store::ReportStatus::attributed;
-      report.tenant_id = by.tenant;
-      summary += ", attributed by " + by.how;
+    if (file_under(by, report, summary)) {
       if (!counts) {
         summary += "; not counted as a complaint";
       } else {
@@ -431,14 +444,7 @@ void FeedbackIntake::process(store::InboundReport report) {
                             (d.reporting_mta.empty() ? "client " + clean(report.client_address)
                                                      : clean(d.reporting_mta)) +
                             " about " + about(d.original) + ": " + recipients_summary(d);
-      if (by.tenant.empty()) {
-        report.status = store::ReportStatus::unattributed;
-        summary += "; no tenant found: " + by.how;
-      } else {
-        report.status = store::ReportStatus::attributed;
-        report.tenant_id = by.tenant;
-        summary += "; attributed by " + by.how;
-      }
+      file_under(by, report, summary);
       report.summary = with_warnings(std::move(summary), d.warnings);
     } else {
       report.kind = kind_of(looks);

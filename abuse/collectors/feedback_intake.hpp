@@ -78,6 +78,9 @@ class FeedbackIntake final : public mail::LocalMailbox {
   // joins the worker. Idempotent.
   void stop();
 
+  // Which tenant a report is about and by what it was found (feedback_intake.cpp).
+  struct Attribution;
+
  private:
   struct Job {
     mail::InboundMessage message;
@@ -91,7 +94,6 @@ class FeedbackIntake final : public mail::LocalMailbox {
     SignalSink* sink = nullptr;
     std::function<void(const std::string&)> on_complaint;
   };
-  struct Attribution;
 
   void run();
   void handle(Job job);

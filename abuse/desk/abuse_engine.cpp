@@ -701,17 +701,24 @@ Result<ExceptionReview> AbuseEngine::exception(std::int64_t id) const {
   return review;
 }
 
+Result<store::ExceptionRequest> AbuseEngine::exception_in(std::int64_t id,
+                                                          store::ExceptionStatus status) const {
+  auto request = services_.abuse_store.get_exception(id);
+  if (request && request->status != status) {
+    return make_error("conflict: exception request " + std::to_string(id) + " is " +
+                      std::string(store::to_string(request->status)) + ", not " +
+                      std::string(store::to_string(status)));
+  }
+  return request;
+}
+
 Result<store::ExceptionRequest> AbuseEngine::approve(std::int64_t id,
                                                      const std::string& actor,
                                                      std::optional<std::int64_t> expires_in_seconds,
                                                      const std::string& note) {
-  auto request = services_.abuse_store.get_exception(id);
+  auto request = exception_in(id, store::ExceptionStatus::pending);
   if (!request) {
     return request;
-  }
-  if (request->status != store::ExceptionStatus::pending) {
-    return make_error("conflict: exception request " + std::to_string(id) + " is " +
-                      std::string(store::to_string(request->status)) + ", not pending");
   }
   if (expires_in_seconds && *expires_in_seconds <= 0) {
     return make_error("an expiry must be in the future");
@@ -761,13 +768,9 @@ Result<store::ExceptionRequest> AbuseEngine::approve(std::int64_t id,
 Result<store::ExceptionRequest> AbuseEngine::deny(std::int64_t id,
                                                   const std::string& actor,
                                                   const std::string& reason) {
-  auto request = services_.abuse_store.get_exception(id);
+  auto request = exception_in(id, store::ExceptionStatus::pending);
   if (!request) {
     return request;
-  }
-  if (request->status != store::ExceptionStatus::pending) {
-    return make_error("conflict: exception request " + std::to_string(id) + " is " +
-                      std::string(store::to_string(request->status)) + ", not pending");
   }
   if (reason.empty()) {
     return make_error("a denial needs a reason");
@@ -787,13 +790,9 @@ Result<store::ExceptionRequest> AbuseEngine::deny(std::int64_t id,
 Result<store::ExceptionRequest> AbuseEngine::revoke(std::int64_t id,
                                                     const std::string& actor,
                                                     const std::string& reason) {
-  auto request = services_.abuse_store.get_exception(id);
+  auto request = exception_in(id, store::ExceptionStatus::approved);
   if (!request) {
     return request;
-  }
-  if (request->status != store::ExceptionStatus::approved) {
-    return make_error("conflict: exception request " + std::to_string(id) + " is " +
-                      std::string(store::to_string(request->status)) + ", not approved");
   }
   if (reason.empty()) {
     return make_error("a revocation needs a reason");

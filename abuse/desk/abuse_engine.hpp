@@ -113,6 +113,9 @@ class AbuseEngine final : public AbuseDesk, public SignalSink {
                                                 store::ExceptionStatus status,
                                                 const std::string& actor,
                                                 const std::string& reason);
+  // The request, or an error when it is unknown or not in `status` (409).
+  Result<store::ExceptionRequest> exception_in(std::int64_t id,
+                                               store::ExceptionStatus status) const;
   Result<void> undo(const store::Ticket& ticket, const store::TicketAction& action);
   void audit(std::string_view subject,
              std::int64_t id,
