@@ -360,6 +360,12 @@ class AbuseTest(unittest.TestCase):
         self.assertIn(ACME_HOST, body)
         self.assertRegex(body, r"\d+ direct port-25 attempts")
         self.assertIn("what you did to prevent it", body)
+        # The desk lifts the block: the action is marked reverted, by whom.
+        reverted = self.daemon.ctl("ticket", "revert", str(detail["ticket"]["id"]))
+        blocks = [a for a in reverted["actions"] if a["kind"] == "block_host"]
+        self.assertTrue(blocks and all(a["reverted_at"] and a["reverted_by"].startswith("desk:")
+                                       for a in blocks), reverted)
+        self.assertIn("reverted", [h["action"] for h in reverted["history"]])
 
     # -- delivery outcomes -------------------------------------------------
     def test_bounce_rate_opens_one_ticket_and_later_signals_attach(self):
