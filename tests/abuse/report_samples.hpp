@@ -1,6 +1,6 @@
 #pragma once
-// Test inputs for the report parsers: the hand-made samples in ../shared/data (next to the
-// repository) and a deterministic mutator for the fuzz loops.
+// Test inputs for the report parsers: the hand-made samples (tests/data/reports, a copy of
+// ../shared/data) and a deterministic mutator for the fuzz loops.
 
 #include <cstddef>
 #include <filesystem>
@@ -14,10 +14,10 @@
 namespace portcullis::abuse::test {
 
 inline std::filesystem::path samples_dir() {
-  return std::filesystem::path(PORTCULLIS_SOURCE_DIR) / ".." / "shared" / "data";
+  return std::filesystem::path(PORTCULLIS_SOURCE_DIR) / "tests" / "data" / "reports";
 }
 
-// The sample's bytes, or nullopt when the shared data is not there (tests skip then).
+// The sample's bytes, or nullopt when it is not there (tests fail then: see LOAD_SAMPLE).
 inline std::optional<std::string> read_sample(std::string_view relative) {
   std::ifstream in(samples_dir() / relative, std::ios::binary);
   if (!in) {
@@ -27,6 +27,13 @@ inline std::optional<std::string> read_sample(std::string_view relative) {
   out << in.rdbuf();
   return out.str();
 }
+
+// In a TEST body: the sample's bytes as `var`, or the test fails naming the missing file.
+#define LOAD_SAMPLE(var, name)                                                                   \
+  const auto var = ::portcullis::abuse::test::read_sample(name);                                 \
+  if (!var) {                                                                                    \
+    FAIL() << "sample " << name << " not found in " << ::portcullis::abuse::test::samples_dir(); \
+  }
 
 inline std::string to_crlf(std::string_view text) {
   std::string out;

@@ -30,7 +30,7 @@ from harness.netns import GW_INET4, GW_LAN4, INET4, Lab  # noqa: E402
 
 BIN = SOURCE = None
 HOSTNAME = "relay.gw.example"
-SAMPLES = "/work/shared/data"  # replaced in configure() by the copy beside the checkout
+SAMPLES = None  # tests/data/reports, set in configure()
 ACME_HOST, BETA_HOST = "198.18.1.10", "198.18.1.11"
 DIRECT_MX = "198.18.2.20"  # a port-25 server on the internet, reachable only when exempt
 REFUSED_ONLY = "198.18.2.2"  # checked against the lists, answered only with refusals
@@ -439,7 +439,7 @@ class AbuseTest(unittest.TestCase):
 def configure(bin_dir, source_dir):
     global BIN, SOURCE, SAMPLES
     BIN, SOURCE = bin_dir, source_dir
-    SAMPLES = os.path.join(os.path.dirname(source_dir), "shared", "data")
+    SAMPLES = os.path.join(source_dir, "tests", "data", "reports")
 
 
 if __name__ == "__main__":

@@ -13,12 +13,6 @@ namespace {
 
 using test::read_sample;
 
-#define LOAD_SAMPLE(var, name)                                                    \
-  const auto var = read_sample(name);                                             \
-  if (!var) {                                                                     \
-    GTEST_SKIP() << "sample " << name << " not found in " << test::samples_dir(); \
-  }
-
 TEST(ArfSampleTest, FullMessage) {
   LOAD_SAMPLE(raw, "arf/full-message.eml");
   const auto r = parse_feedback_report(*raw);

@@ -28,12 +28,6 @@ using store::SuppressionList;
 using test::read_sample;
 using test::to_crlf;
 
-#define LOAD_SAMPLE(var, name)                                                    \
-  const auto var = read_sample(name);                                             \
-  if (!var) {                                                                     \
-    GTEST_SKIP() << "sample " << name << " not found in " << test::samples_dir(); \
-  }
-
 constexpr auto kWait = std::chrono::seconds(10);
 
 class RecordingSink final : public SignalSink {

@@ -11,12 +11,6 @@ namespace {
 
 using test::read_sample;
 
-#define LOAD_SAMPLE(var, name)                                                    \
-  const auto var = read_sample(name);                                             \
-  if (!var) {                                                                     \
-    GTEST_SKIP() << "sample " << name << " not found in " << test::samples_dir(); \
-  }
-
 TEST(DsnSampleTest, HardBounce) {
   LOAD_SAMPLE(raw, "dsn/hard-bounce.eml");
   const auto r = parse_delivery_report(*raw);
