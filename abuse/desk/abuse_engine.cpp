@@ -1,6 +1,7 @@
 #include "abuse/desk/abuse_engine.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <set>
 #include <utility>
 
@@ -539,7 +540,11 @@ Result<void> AbuseEngine::undo(const store::Ticket& ticket, const store::TicketA
     return undo_action(services_.store, ticket.tenant_id, action);
   }
   // Reinstating a revoked exception: exempt again, as approved before.
-  auto id = std::stoll(action.target);
+  std::int64_t id = 0;
+  const auto& target = action.target;
+  if (std::from_chars(target.data(), target.data() + target.size(), id).ec != std::errc{}) {
+    return make_error("action " + std::to_string(action.id) + " names no exception request");
+  }
   auto request = services_.abuse_store.get_exception(id);
   if (!request) {
     return request.error();
