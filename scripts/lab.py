@@ -109,6 +109,12 @@ Look at the queue, delivery events, the firewall and the tenants:
   {ctl} --socket {sock} firewall show
   {ctl} --socket {sock} monitor top
   {ctl} --socket {sock} tenant show demo
+
+The abuse desk: the tenant's score explained, tickets, and a port-25 exception request:
+  {ctl} --socket {sock} reputation --tenant demo
+  {ctl} --socket {sock} ticket list
+  {ctl} --socket {sock} exception request --tenant demo --host 198.18.1.10 --reason "own MTA"
+  {ctl} --socket {sock} exception approve 1 --expires 1h   # then: exception show 1
 """, flush=True)
         while daemon.proc.poll() is None:
             time.sleep(0.5)
