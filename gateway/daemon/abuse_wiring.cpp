@@ -116,38 +116,30 @@ std::string tenant_of_queue_id(const relay::queue::Spool& spool, std::string_vie
 
 // Members in dependency order: the collectors hold references to the engine.
 struct AbuseParts {
-  AbuseParts(asio::io_context& io,
-             const config::Config& config,
-             store::Store& store,
-             store::AbuseStore& abuse_store,
-             relay::queue::Spool& spool,
-             dns::Lookup& dns,
-             const Clock& clock,
-             mail::MailSubmitter& mailer,
-             std::function<void()> tenants_changed)
-      : engine(io.get_executor(),
-               abuse::DeskServices{config, store, abuse_store, clock, &mailer,
-                                   std::move(tenants_changed)}),
+  explicit AbuseParts(AbuseInputs& in)
+      : engine(in.io.get_executor(),
+               abuse::DeskServices{in.config, in.store, in.abuse_store, in.clock, &in.mailer,
+                                   std::move(in.tenants_changed)}),
         intake(
-            io.get_executor(),
-            config,
-            abuse_store,
-            store,
+            in.io.get_executor(),
+            in.config,
+            in.abuse_store,
+            in.store,
             engine,
-            clock,
-            [&spool](std::string_view id) { return tenant_of_queue_id(spool, id); },
-            [&spool](const std::string& tenant) {
+            in.clock,
+            [&spool = in.spool](std::string_view id) { return tenant_of_queue_id(spool, id); },
+            [&spool = in.spool](const std::string& tenant) {
               spool.record_policy_counts(tenant, relay::queue::PolicyCount::complained);
             }),
-        outcomes(config, clock, engine),
-        egress(config, engine),
+        outcomes(in.config, in.clock, engine),
+        egress(in.config, engine),
         dnsbl(
-            io.get_executor(),
-            dns,
-            config,
-            [&config, &store] { return dnsbl_targets(config, store); },
+            in.io.get_executor(),
+            in.dns,
+            in.config,
+            [&config = in.config, &store = in.store] { return dnsbl_targets(config, store); },
             engine,
-            clock) {}
+            in.clock) {}
 
   abuse::AbuseEngine engine;
   abuse::FeedbackIntake intake;
@@ -156,22 +148,12 @@ struct AbuseParts {
   abuse::DnsblCollector dnsbl;
 };
 
-AbuseWiring::AbuseWiring(asio::io_context& io,
-                         const config::Config& config,
-                         store::Store& store,
-                         store::AbuseStore& abuse_store,
-                         relay::queue::Spool& spool,
-                         dns::Lookup& dns,
-                         const Clock& clock,
-                         mail::MailSubmitter& mailer,
-                         std::function<void()> tenants_changed)
-    : io_(io) {
-  if (auto zones = abuse::DnsblCollector::zones_from(config.abuse.dnsbl); !zones) {
+AbuseWiring::AbuseWiring(AbuseInputs inputs) : io_(inputs.io) {
+  if (auto zones = abuse::DnsblCollector::zones_from(inputs.config.abuse.dnsbl); !zones) {
     throw std::runtime_error("abuse.dnsbl.zones: " + zones.error().message);
   }
-  parts_ = std::make_unique<AbuseParts>(io, config, store, abuse_store, spool, dns, clock, mailer,
-                                        std::move(tenants_changed));
-  zones_ = config.abuse.dnsbl.zones.size();
+  zones_ = inputs.config.abuse.dnsbl.zones.size();
+  parts_ = std::make_unique<AbuseParts>(inputs);
 }
 
 AbuseWiring::~AbuseWiring() = default;

@@ -46,18 +46,23 @@ namespace portcullis::daemon {
 
 struct AbuseParts;
 
+// What the desk works with; all outlive the AbuseWiring.
+struct AbuseInputs {
+  asio::io_context& io;
+  const config::Config& config;
+  store::Store& store;
+  store::AbuseStore& abuse_store;
+  relay::queue::Spool& spool;
+  dns::Lookup& dns;
+  const Clock& clock;
+  mail::MailSubmitter& mailer;
+  std::function<void()> tenants_changed;  // publish the tenants' new overrides and limits
+};
+
 class AbuseWiring {
  public:
   // Throws std::runtime_error for a DNSBL zone that abuse/dnsbl refuses (start-up).
-  AbuseWiring(asio::io_context& io,
-              const config::Config& config,
-              store::Store& store,
-              store::AbuseStore& abuse_store,
-              relay::queue::Spool& spool,
-              dns::Lookup& dns,
-              const Clock& clock,
-              mail::MailSubmitter& mailer,
-              std::function<void()> tenants_changed);
+  explicit AbuseWiring(AbuseInputs inputs);
   ~AbuseWiring();
 
   void subscribe(events::EventBus& delivery_events, firewall::EgressBus& egress);

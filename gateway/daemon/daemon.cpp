@@ -144,8 +144,8 @@ int serve(const Options& options, config::Config& config) {
   // The desk changes host overrides and limits; the API (declared below) publishes them.
   std::function<void()> publish_tenant_changes;
   SpoolMailSubmitter abuse_mailer(io.get_executor(), *spool, clock, config.relay.hostname);
-  AbuseWiring abuse(io, config, *store, *abuse_store, *spool, resolver, clock, abuse_mailer,
-                    [&] { publish_tenant_changes(); });
+  AbuseWiring abuse({io, config, *store, *abuse_store, *spool, resolver, clock, abuse_mailer,
+                     [&] { publish_tenant_changes(); }});
   abuse.subscribe(event_bus, egress_bus);
 
   auto policy = make_policy_engine(clock, config, registry, *store, *spool);
