@@ -332,6 +332,20 @@ Result<std::vector<T>> read_all(Statement& query, Read read) {
   }
 }
 
+// The rows of one ticket (`select` has one parameter, the ticket id), whole or an error.
+template <class T, class Read>
+Result<std::vector<T>> read_ticket_rows(Database& db,
+                                        const std::string& select,
+                                        std::int64_t ticket_id,
+                                        Read read) {
+  auto query = db.prepare(select);
+  if (!query) {
+    return query.error();
+  }
+  query->bind(1, ticket_id);
+  return read_all<T>(*query, read);
+}
+
 // Runs `query` to the end, appending each row `read` accepts; corrupt rows are
 // logged and skipped, so a listing shows what it can.
 template <class T, class Read>
@@ -537,29 +551,20 @@ Result<TicketDetail> AbuseStore::ticket_detail(std::int64_t id) const {
   }
   detail.ticket = std::move(*ticket);
 
-  auto signals = db.prepare(
-      sql("SELECT ", kSignalColumns, " FROM signals WHERE ticket_id = ? ORDER BY time, id"));
+  auto signals = read_ticket_rows<Signal>(
+      db, sql("SELECT ", kSignalColumns, " FROM signals WHERE ticket_id = ? ORDER BY time, id"), id,
+      read_signal);
   if (!signals) {
     return signals.error();
   }
-  signals->bind(1, id);
-  auto ticket_signals = read_all<Signal>(*signals, read_signal);
-  if (!ticket_signals) {
-    return ticket_signals.error();
-  }
-  detail.signals = std::move(*ticket_signals);
-
-  auto actions = db.prepare(
-      sql("SELECT ", kActionColumns, " FROM ticket_actions WHERE ticket_id = ? ORDER BY id"));
+  detail.signals = std::move(*signals);
+  auto actions = read_ticket_rows<TicketAction>(
+      db, sql("SELECT ", kActionColumns, " FROM ticket_actions WHERE ticket_id = ? ORDER BY id"),
+      id, read_action);
   if (!actions) {
     return actions.error();
   }
-  actions->bind(1, id);
-  auto ticket_actions = read_all<TicketAction>(*actions, read_action);
-  if (!ticket_actions) {
-    return ticket_actions.error();
-  }
-  detail.actions = std::move(*ticket_actions);
+  detail.actions = std::move(*actions);
 
   auto history = load_audit(db, "ticket", id);
   if (!history) {
