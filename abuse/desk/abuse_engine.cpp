@@ -475,10 +475,6 @@ Result<store::Ticket> AbuseEngine::open_ticket(const NewTicket& request) {
   if (!opened) {
     return opened;
   }
-  log::info("abuse_ticket_opened", {{"ticket", opened->id},
-                                    {"tenant", opened->tenant_id},
-                                    {"category", store::to_string(opened->category)},
-                                    {"by", request.actor}});
   // By hand the desk chooses the actions; the exception policy still holds.
   if (revoke_exceptions_for(*opened, opened->hosts)) {
     changed();
@@ -525,10 +521,6 @@ Result<store::Ticket> AbuseEngine::set_status(std::int64_t id,
   if (auto ok = services_.abuse_store.update_ticket(*ticket); !ok) {
     return ok.error();
   }
-  log::info("abuse_ticket_status", {{"ticket", id},
-                                    {"from", store::to_string(before)},
-                                    {"to", store::to_string(status)},
-                                    {"by", actor}});
   audit("ticket", id, actor, "status",
         std::string(store::to_string(before)) + " -> " + std::string(store::to_string(status)) +
             (note.empty() ? "" : ": " + note));
@@ -613,7 +605,6 @@ Result<store::TicketDetail> AbuseEngine::revert(std::int64_t id,
     if (outcome = services_.abuse_store.mark_action_reverted(a.id, actor); !outcome) {
       break;
     }
-    log::info("abuse_action_reverted", {{"ticket", id}, {"action", a.id}, {"by", actor}});
     audit("ticket", id, actor, "reverted",
           std::string(store::to_string(a.kind)) + " " + a.target + " (action " +
               std::to_string(a.id) + ")");
@@ -626,6 +617,8 @@ Result<store::TicketDetail> AbuseEngine::revert(std::int64_t id,
 }
 
 // ---- exception requests ----
+// The control API logs the desk's own requests with their actor; the engine
+// logs what it does by itself (tickets opened, actions, exceptions ending).
 
 Result<store::ExceptionRequest> AbuseEngine::request_exception(const NewException& request) {
   auto tenant = services_.store.get_tenant(request.tenant_id);
@@ -670,9 +663,6 @@ Result<store::ExceptionRequest> AbuseEngine::request_exception(const NewExceptio
   if (!added) {
     return added;
   }
-  log::info(
-      "exception_requested",
-      {{"id", added->id}, {"tenant", added->tenant_id}, {"prefix", added->prefix.to_string()}});
   audit("exception", added->id, request.actor, "requested",
         request.reason + (request.use_case.empty() ? "" : "; use case: " + request.use_case) +
             (request.reverse_dns.empty() ? "" : "; rDNS: " + request.reverse_dns) +
@@ -760,11 +750,6 @@ Result<store::ExceptionRequest> AbuseEngine::approve(std::int64_t id,
     return ok.error();
   }
   changed();
-  log::warning("exception_approved", {{"id", id},
-                                      {"tenant", request->tenant_id},
-                                      {"prefix", request->prefix.to_string()},
-                                      {"by", actor},
-                                      {"expires_at", request->expires_at.value_or(0)}});
   audit("exception", id, actor, "approved",
         (note.empty() ? std::string() : note + "; ") + expiry_text(request->expires_at));
   return request;
@@ -787,7 +772,6 @@ Result<store::ExceptionRequest> AbuseEngine::deny(std::int64_t id,
   if (auto ok = services_.abuse_store.update_exception(*request); !ok) {
     return ok.error();
   }
-  log::info("exception_denied", {{"id", id}, {"tenant", request->tenant_id}, {"by", actor}});
   audit("exception", id, actor, "denied", reason);
   return request;
 }
