@@ -339,6 +339,29 @@ Result<std::int64_t> path_id(const Request& request, std::string_view what) {
   return id;
 }
 
+// What every call on /v1/<what>/{id}/... starts with: the id, the body and its actor.
+struct Mutation {
+  std::int64_t id = 0;
+  Body body;
+  std::string actor;
+};
+
+Result<Mutation> mutation_of(const Request& request, std::string_view what) {
+  auto id = path_id(request, what);
+  if (!id) {
+    return id.error();
+  }
+  auto body = Body::of(request);
+  if (!body) {
+    return body.error();
+  }
+  auto actor = actor_field(*body);
+  if (!actor) {
+    return actor.error();
+  }
+  return Mutation{*id, std::move(*body), std::move(*actor)};
+}
+
 Result<void> known_params(const Request& request, std::initializer_list<std::string_view> names) {
   std::string list;
   for (auto n : names) {
@@ -484,30 +507,22 @@ Response get_ticket(AbuseDesk& desk, const Request& request) {
 }
 
 Response add_note(AbuseDesk& desk, const Request& request) {
-  auto id = path_id(request, "ticket");
-  if (!id) {
-    return bad(id.error());
+  auto m = mutation_of(request, "ticket");
+  if (!m) {
+    return bad(m.error());
   }
-  auto body = Body::of(request);
-  if (!body) {
-    return bad(body.error());
-  }
-  auto actor = actor_field(*body);
-  if (!actor) {
-    return bad(actor.error());
-  }
-  auto text = body->required_text("text", kMaxText, true);
+  auto text = m->body.required_text("text", kMaxText, true);
   if (!text) {
     return bad(text.error());
   }
-  if (auto ok = body->no_other_fields(); !ok) {
+  if (auto ok = m->body.no_other_fields(); !ok) {
     return bad(ok.error());
   }
-  if (auto ok = desk.add_note(*id, *actor, *text); !ok) {
+  if (auto ok = desk.add_note(m->id, m->actor, *text); !ok) {
     return desk_error(ok.error());
   }
-  log::info("ticket_note", {{"ticket", std::to_string(*id)}, {"actor", *actor}});
-  auto d = desk.ticket(*id);
+  log::info("ticket_note", {{"ticket", std::to_string(m->id)}, {"actor", m->actor}});
+  auto d = desk.ticket(m->id);
   if (!d) {
     return desk_error(d.error());
   }
@@ -515,15 +530,11 @@ Response add_note(AbuseDesk& desk, const Request& request) {
 }
 
 Response set_status(AbuseDesk& desk, const Request& request) {
-  auto id = path_id(request, "ticket");
-  if (!id) {
-    return bad(id.error());
+  auto m = mutation_of(request, "ticket");
+  if (!m) {
+    return bad(m.error());
   }
-  auto body = Body::of(request);
-  if (!body) {
-    return bad(body.error());
-  }
-  auto text = body->required_text("status", kMaxLine);
+  auto text = m->body.required_text("status", kMaxLine);
   if (!text) {
     return bad(text.error());
   }
@@ -532,54 +543,42 @@ Response set_status(AbuseDesk& desk, const Request& request) {
     return error_response(
         400, "field 'status': '" + *text + "' is not one of open, waiting, resolved, closed");
   }
-  auto actor = actor_field(*body);
-  if (!actor) {
-    return bad(actor.error());
-  }
-  auto note = body->text("note", kMaxText, true);
+  auto note = m->body.text("note", kMaxText, true);
   if (!note) {
     return bad(note.error());
   }
-  if (auto ok = body->no_other_fields(); !ok) {
+  if (auto ok = m->body.no_other_fields(); !ok) {
     return bad(ok.error());
   }
-  auto t = desk.set_status(*id, *status, *actor, note->value_or(""));
+  auto t = desk.set_status(m->id, *status, m->actor, note->value_or(""));
   if (!t) {
     return desk_error(t.error());
   }
-  log::info("ticket_status", {{"ticket", std::to_string(*id)},
+  log::info("ticket_status", {{"ticket", std::to_string(m->id)},
                               {"status", store::to_string(t->status)},
-                              {"actor", *actor}});
+                              {"actor", m->actor}});
   return {200, ticket_json(*t)};
 }
 
 Response revert(AbuseDesk& desk, const Request& request) {
-  auto id = path_id(request, "ticket");
-  if (!id) {
-    return bad(id.error());
+  auto m = mutation_of(request, "ticket");
+  if (!m) {
+    return bad(m.error());
   }
-  auto body = Body::of(request);
-  if (!body) {
-    return bad(body.error());
-  }
-  auto action = body->integer("action", 1);
+  auto action = m->body.integer("action", 1);
   if (!action) {
     return bad(action.error());
   }
-  auto actor = actor_field(*body);
-  if (!actor) {
-    return bad(actor.error());
-  }
-  if (auto ok = body->no_other_fields(); !ok) {
+  if (auto ok = m->body.no_other_fields(); !ok) {
     return bad(ok.error());
   }
-  auto d = desk.revert(*id, *action, *actor);
+  auto d = desk.revert(m->id, *action, m->actor);
   if (!d) {
     return desk_error(d.error());
   }
-  log::info("ticket_reverted", {{"ticket", std::to_string(*id)},
+  log::info("ticket_reverted", {{"ticket", std::to_string(m->id)},
                                 {"action", *action ? std::to_string(**action) : "all"},
-                                {"actor", *actor}});
+                                {"actor", m->actor}});
   return {200, detail_json(*d)};
 }
 
@@ -679,23 +678,15 @@ Response get_exception(AbuseDesk& desk, const Request& request) {
 }
 
 Response approve(AbuseDesk& desk, const Request& request) {
-  auto id = path_id(request, "exception");
-  if (!id) {
-    return bad(id.error());
+  auto m = mutation_of(request, "exception");
+  if (!m) {
+    return bad(m.error());
   }
-  auto body = Body::of(request);
-  if (!body) {
-    return bad(body.error());
-  }
-  auto actor = actor_field(*body);
-  if (!actor) {
-    return bad(actor.error());
-  }
-  auto expires_in = body->integer("expires_in", 1);
+  auto expires_in = m->body.integer("expires_in", 1);
   if (!expires_in) {
     return bad(expires_in.error());
   }
-  auto expires = body->text("expires", kMaxLine);
+  auto expires = m->body.text("expires", kMaxLine);
   if (!expires) {
     return bad(expires.error());
   }
@@ -711,55 +702,47 @@ Response approve(AbuseDesk& desk, const Request& request) {
     }
     seconds = d->count();
   }
-  auto note = body->text("note", kMaxText, true);
+  auto note = m->body.text("note", kMaxText, true);
   if (!note) {
     return bad(note.error());
   }
-  if (auto ok = body->no_other_fields(); !ok) {
+  if (auto ok = m->body.no_other_fields(); !ok) {
     return bad(ok.error());
   }
-  auto r = desk.approve(*id, *actor, seconds, note->value_or(""));
+  auto r = desk.approve(m->id, m->actor, seconds, note->value_or(""));
   if (!r) {
     return desk_error(r.error());
   }
-  log::info("exception_approved", {{"exception", std::to_string(*id)},
+  log::info("exception_approved", {{"exception", std::to_string(m->id)},
                                    {"tenant", r->tenant_id},
                                    {"prefix", r->prefix.to_string()},
                                    {"expires_in", seconds ? std::to_string(*seconds) : "never"},
-                                   {"actor", *actor}});
+                                   {"actor", m->actor}});
   return {200, exception_json(*r)};
 }
 
 // deny and revoke: {"actor", "reason"}.
 template <auto Decide>
 Response decide(AbuseDesk& desk, const Request& request, std::string_view event) {
-  auto id = path_id(request, "exception");
-  if (!id) {
-    return bad(id.error());
+  auto m = mutation_of(request, "exception");
+  if (!m) {
+    return bad(m.error());
   }
-  auto body = Body::of(request);
-  if (!body) {
-    return bad(body.error());
-  }
-  auto actor = actor_field(*body);
-  if (!actor) {
-    return bad(actor.error());
-  }
-  auto reason = body->required_text("reason", kMaxLine);
+  auto reason = m->body.required_text("reason", kMaxLine);
   if (!reason) {
     return bad(reason.error());
   }
-  if (auto ok = body->no_other_fields(); !ok) {
+  if (auto ok = m->body.no_other_fields(); !ok) {
     return bad(ok.error());
   }
-  auto r = (desk.*Decide)(*id, *actor, *reason);
+  auto r = (desk.*Decide)(m->id, m->actor, *reason);
   if (!r) {
     return desk_error(r.error());
   }
-  log::info(event, {{"exception", std::to_string(*id)},
+  log::info(event, {{"exception", std::to_string(m->id)},
                     {"tenant", r->tenant_id},
                     {"prefix", r->prefix.to_string()},
-                    {"actor", *actor}});
+                    {"actor", m->actor}});
   return {200, exception_json(*r)};
 }
 
