@@ -49,42 +49,18 @@ config::RelayConfig relay_config() {
   return c;
 }
 
-// The intercept listener on 127.0.0.1 for tenant acme (127.0.0.0/8), with the
-// policy engine wired as the daemon wires it; sessions run on their own thread.
-class InterceptFixture {
- public:
-  explicit InterceptFixture(config::Plan plan)
-      : plan_(plan),
-        config_(relay_config()),
-        store_(store::Store::open(dir_.path() / "store")),
-        spool_(queue::Spool::open(dir_.path() / "queue")),
-        verifier_(*store_),
-        auth_limiter_(config_.auth, clock_),
-        engine_(clock_, hooks()),
-        services_{config_, tls_, registry_, *spool_, verifier_, auth_limiter_, clock_},
-        acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-    store::Tenant acme;
-    acme.id = "acme";
-    acme.plan = "basic";
-    acme.subnets = {net::Prefix::parse("127.0.0.0/8").value()};
-    acme.port25_mode = store::Port25Mode::redirect;
-    registry_.publish(std::make_shared<const tenants::TenantDirectory>(
-        std::vector<store::Tenant>{std::move(acme)}));
-    services_.policy = &engine_;
-    asio::co_spawn(io_, accept_loop(), asio::detached);
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~InterceptFixture() {
-    asio::post(io_, [this] {
-      boost::system::error_code ignored;
-      acceptor_.close(ignored);
-    });
-    io_.stop();
-    thread_.join();
-  }
+// Constructed before ListenerFixture, which keeps a reference to it.
+template <class ClockType>
+struct ClockHolder {
+  ClockType clock_;
+};
 
+// A listener of `kind` on 127.0.0.1 whose sessions run on their own thread.
+// Subclasses finish services_ (policy, mailbox), then call start(), and call
+// stop() first in their destructor: their members outlive no session.
+class ListenerFixture {
+ public:
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
-  policy::PolicyEngine& engine() { return engine_; }
   queue::Spool& spool() { return *spool_; }
 
   // Polls (the session ends on its own thread) until pred or a 10 s deadline.
@@ -99,6 +75,85 @@ class InterceptFixture {
     }
     return true;
   }
+
+ protected:
+  ListenerFixture(ListenerKind kind, const Clock& clock)
+      : kind_(kind),
+        config_(relay_config()),
+        store_(store::Store::open(dir_.path() / "store")),
+        spool_(queue::Spool::open(dir_.path() / "queue")),
+        verifier_(*store_),
+        auth_limiter_(config_.auth, clock),
+        services_{config_, tls_, registry_, *spool_, verifier_, auth_limiter_, clock},
+        acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {}
+  ~ListenerFixture() { stop(); }
+
+  void start() {
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void stop() {
+    if (!thread_.joinable()) {
+      return;
+    }
+    asio::post(io_, [this] {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+    });
+    io_.stop();
+    thread_.join();
+  }
+
+  ListenerKind kind_;
+  TempDir dir_;
+  config::RelayConfig config_;
+  asio::io_context io_{1};
+  asio::ssl::context tls_{asio::ssl::context::tlsv12_server};
+  tenants::TenantRegistry registry_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<queue::Spool> spool_;
+  auth::CredentialVerifier verifier_;
+  auth::AuthLimiter auth_limiter_;
+  SessionServices services_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+
+ private:
+  asio::awaitable<void> accept_loop() {
+    std::uint64_t id = 1;
+    for (;;) {
+      auto [ec, socket] = co_await acceptor_.async_accept(asio_nothrow);
+      if (ec) {
+        co_return;
+      }
+      boost::system::error_code endpoint_ec;
+      const tcp::endpoint client = socket.remote_endpoint(endpoint_ec);
+      asio::co_spawn(
+          io_, run_session(std::move(socket), SessionOrigin{kind_, id++, client, {}}, services_),
+          asio::detached);
+    }
+  }
+};
+
+// The intercept listener for tenant acme (127.0.0.0/8), with the policy
+// engine wired as the daemon wires it.
+class InterceptFixture : private ClockHolder<SystemClock>, public ListenerFixture {
+ public:
+  explicit InterceptFixture(config::Plan plan)
+      : ListenerFixture(ListenerKind::intercept, clock_), plan_(plan), engine_(clock_, hooks()) {
+    store::Tenant acme;
+    acme.id = "acme";
+    acme.plan = "basic";
+    acme.subnets = {net::Prefix::parse("127.0.0.0/8").value()};
+    acme.port25_mode = store::Port25Mode::redirect;
+    registry_.publish(std::make_shared<const tenants::TenantDirectory>(
+        std::vector<store::Tenant>{std::move(acme)}));
+    services_.policy = &engine_;
+    start();
+  }
+  ~InterceptFixture() { stop(); }
+
+  policy::PolicyEngine& engine() { return engine_; }
 
  private:
   policy::PolicyHooks hooks() {
@@ -115,38 +170,8 @@ class InterceptFixture {
     return h;
   }
 
-  asio::awaitable<void> accept_loop() {
-    std::uint64_t id = 1;
-    for (;;) {
-      auto [ec, socket] = co_await acceptor_.async_accept(asio_nothrow);
-      if (ec) {
-        co_return;
-      }
-      boost::system::error_code endpoint_ec;
-      const tcp::endpoint client = socket.remote_endpoint(endpoint_ec);
-      asio::co_spawn(
-          io_,
-          run_session(std::move(socket), SessionOrigin{ListenerKind::intercept, id++, client, {}},
-                      services_),
-          asio::detached);
-    }
-  }
-
-  TempDir dir_;
   config::Plan plan_;
-  config::RelayConfig config_;
-  SystemClock clock_;
-  asio::io_context io_{1};
-  asio::ssl::context tls_{asio::ssl::context::tlsv12_server};
-  tenants::TenantRegistry registry_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<queue::Spool> spool_;
-  auth::CredentialVerifier verifier_;
-  auth::AuthLimiter auth_limiter_;
   policy::PolicyEngine engine_;
-  SessionServices services_;
-  tcp::acceptor acceptor_;
-  std::thread thread_;
 };
 
 // A blocking SMTP client for the test thread.
@@ -315,81 +340,22 @@ class FakeMailbox final : public mail::LocalMailbox {
   std::deque<Done> pending_;
 };
 
-// The feedback listener on 127.0.0.1 with a FakeMailbox (or none) and a
-// FakeClock; sessions run on their own thread.
-class FeedbackFixture {
+// The feedback listener with a FakeMailbox (or none) and a FakeClock.
+class FeedbackFixture : private ClockHolder<FakeClock>, public ListenerFixture {
  public:
   explicit FeedbackFixture(bool with_mailbox = true)
-      : config_(relay_config()),
-        store_(store::Store::open(dir_.path() / "store")),
-        spool_(queue::Spool::open(dir_.path() / "queue")),
-        verifier_(*store_),
-        auth_limiter_(config_.auth, clock_),
-        services_{config_, tls_, registry_, *spool_, verifier_, auth_limiter_, clock_},
-        acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+      : ListenerFixture(ListenerKind::feedback, clock_) {
     if (with_mailbox) {
       services_.mailbox = &mailbox_;
     }
-    asio::co_spawn(io_, accept_loop(), asio::detached);
-    thread_ = std::thread([this] { io_.run(); });
+    start();
   }
-  ~FeedbackFixture() {
-    asio::post(io_, [this] {
-      boost::system::error_code ignored;
-      acceptor_.close(ignored);
-    });
-    io_.stop();
-    thread_.join();
-  }
+  ~FeedbackFixture() { stop(); }
 
-  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
   FakeMailbox& mailbox() { return mailbox_; }
-  queue::Spool& spool() { return *spool_; }
-
-  template <class Pred>
-  bool eventually(Pred pred) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return true;
-  }
 
  private:
-  asio::awaitable<void> accept_loop() {
-    std::uint64_t id = 1;
-    for (;;) {
-      auto [ec, socket] = co_await acceptor_.async_accept(asio_nothrow);
-      if (ec) {
-        co_return;
-      }
-      boost::system::error_code endpoint_ec;
-      const tcp::endpoint client = socket.remote_endpoint(endpoint_ec);
-      asio::co_spawn(
-          io_,
-          run_session(std::move(socket), SessionOrigin{ListenerKind::feedback, id++, client, {}},
-                      services_),
-          asio::detached);
-    }
-  }
-
-  TempDir dir_;
-  config::RelayConfig config_;
-  FakeClock clock_;
-  asio::io_context io_{1};
-  asio::ssl::context tls_{asio::ssl::context::tlsv12_server};
-  tenants::TenantRegistry registry_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<queue::Spool> spool_;
-  auth::CredentialVerifier verifier_;
-  auth::AuthLimiter auth_limiter_;
-  FakeMailbox mailbox_;  // after io_: gone before the context its callbacks post to
-  SessionServices services_;
-  tcp::acceptor acceptor_;
-  std::thread thread_;
+  FakeMailbox mailbox_;  // destroyed after stop(), before the base's io_ it posts to
 };
 
 // Greets, says EHLO and opens a transaction for fbl@relay.test.
