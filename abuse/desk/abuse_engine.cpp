@@ -10,6 +10,7 @@
 #include "abuse/desk/notification.hpp"
 #include "abuse/desk/scoring.hpp"
 #include "abuse/desk/ticket_actions.hpp"
+#include "abuse/mime/text.hpp"
 #include "gateway/core/log/log.hpp"
 #include "gateway/core/mail/rfc5322_date.hpp"
 
@@ -20,7 +21,7 @@ constexpr std::size_t kRecentSignals = 20;
 constexpr std::size_t kMaxSummary = 240;
 
 std::string first_line(std::string_view text) {
-  return printable(text.substr(0, text.find_first_of("\r\n")), kMaxSummary);
+  return mime::sanitize(text.substr(0, text.find_first_of("\r\n")), kMaxSummary);
 }
 
 config::AbuseAction action_for(const config::AbuseConfig& config, store::TicketCategory category) {
@@ -462,7 +463,7 @@ Result<store::Ticket> AbuseEngine::open_ticket(const NewTicket& request) {
   }
   for (const auto& host : request.hosts) {
     if (!prefix_of_host(host)) {
-      return make_error("host '" + printable(host, 64) + "' is not an IP address");
+      return make_error("host '" + mime::sanitize(host, 64) + "' is not an IP address");
     }
   }
   store::Ticket ticket;

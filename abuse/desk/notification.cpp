@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "abuse/mime/text.hpp"
 #include "gateway/core/mail/rfc5322_date.hpp"
 
 namespace portcullis::abuse {
@@ -56,33 +57,16 @@ std::string describe(const store::TicketAction& a) {
 
 // Each evidence line prefixed and bounded; the whole block bounded too.
 void append_evidence(std::string& body, std::string_view evidence, std::size_t& budget) {
-  while (!evidence.empty() && budget > 0) {
-    const auto nl = evidence.find('\n');
-    auto line = evidence.substr(0, nl);
-    evidence = nl == std::string_view::npos ? std::string_view{} : evidence.substr(nl + 1);
-    if (!line.empty() && line.back() == '\r') {
-      line.remove_suffix(1);
-    }
-    const auto text = printable(line, std::min(kMaxEvidenceLine, budget));
-    budget -= text.size();
+  std::size_t pos = 0;
+  while (pos < evidence.size() && budget > 0) {
+    const auto text =
+        mime::sanitize(mime::next_line(evidence, pos), std::min(kMaxEvidenceLine, budget));
+    budget -= std::min(budget, text.size());
     body += "      " + text + "\r\n";
   }
 }
 
 }  // namespace
-
-std::string printable(std::string_view text, std::size_t max) {
-  std::string out;
-  out.reserve(std::min(text.size(), max));
-  for (const char c : text) {
-    if (out.size() >= max) {
-      break;
-    }
-    const auto u = static_cast<unsigned char>(c);
-    out.push_back(c == '\t' ? ' ' : (u >= 0x20 && u < 0x7f ? c : '?'));
-  }
-  return out;
-}
 
 std::string notification_subject(const store::Ticket& ticket, int reminder) {
   std::string subject = reminder > 0 ? "Reminder: " : "";
@@ -93,7 +77,7 @@ std::string notification_subject(const store::Ticket& ticket, int reminder) {
   }
   subject += ticket.tenant_id.empty() ? " (this gateway)" : " (tenant " + ticket.tenant_id + ")";
   // Hosts and tenant ids are validated, but a subject is a header field: keep it one line.
-  return printable(subject, 200);
+  return mime::sanitize(subject, 200);
 }
 
 mail::OutboundMessage compose_notification(const Notification& n) {
@@ -108,7 +92,7 @@ mail::OutboundMessage compose_notification(const Notification& n) {
       (t.tenant_id.empty() ? std::string("this gateway") : "tenant " + t.tenant_id) + ".\r\n\r\n";
   body += std::string(what_it_means(t.category)) + "\r\n\r\n";
   if (!t.hosts.empty()) {
-    body += "Hosts: " + printable(join(t.hosts, ", "), 900) + "\r\n\r\n";
+    body += "Hosts: " + mime::sanitize(join(t.hosts, ", "), 900) + "\r\n\r\n";
   }
   body += "Evidence:\r\n";
   std::size_t budget = kMaxEvidenceBytes;
@@ -120,16 +104,16 @@ mail::OutboundMessage compose_notification(const Notification& n) {
   for (std::size_t i = first; i < n.signals.size(); ++i) {
     const auto& s = n.signals[i];
     body += "  - " + mail::rfc5322_date(s.time) + " " + std::string(store::to_string(s.kind)) +
-            (s.host.empty() ? "" : " " + printable(s.host, 64)) + ":\r\n";
+            (s.host.empty() ? "" : " " + mime::sanitize(s.host, 64)) + ":\r\n";
     append_evidence(body, s.evidence, budget);
   }
   if (n.signals.empty()) {
-    body += "  " + printable(t.summary, 900) + "\r\n";
+    body += "  " + mime::sanitize(t.summary, 900) + "\r\n";
   }
   if (!n.actions.empty()) {
     body += "\r\nWhat Portcullis did:\r\n";
     for (const auto& a : n.actions) {
-      body += "  - " + printable(describe(a), 900) + "\r\n";
+      body += "  - " + mime::sanitize(describe(a), 900) + "\r\n";
     }
   }
   body +=

@@ -7,7 +7,8 @@
 // Untrusted input: the evidence came from remote MTAs, feedback loops, DNS
 // answers and tenants' own headers. It is reduced to printable ASCII, cut
 // into bounded lines and only ever put in the body, never in a header field:
-// evidence cannot add a header, a MIME part or end the message.
+// evidence cannot add a header, a MIME part or end the message
+// (mime::sanitize on every line).
 
 #include <cstdint>
 #include <span>
@@ -40,8 +41,5 @@ mail::OutboundMessage compose_notification(const Notification& n);
 
 // "[Portcullis abuse #12] compromised_host: 198.18.1.10 (tenant acme)".
 std::string notification_subject(const store::Ticket& ticket, int reminder);
-
-// Printable ASCII only (anything else becomes '?', tabs become spaces), at most max bytes.
-std::string printable(std::string_view text, std::size_t max);
 
 }  // namespace portcullis::abuse
