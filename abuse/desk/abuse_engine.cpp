@@ -29,19 +29,9 @@ config::AbuseAction action_for(const config::AbuseConfig& config, store::TicketC
   return it == config.actions.end() ? config::AbuseAction::none : it->second;
 }
 
-std::optional<net::Prefix> prefix_of_host(const std::string& host) {
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(host, ec);
-  if (ec) {
-    return std::nullopt;
-  }
-  auto prefix = net::Prefix::parse(net::normalize(address).to_string());
-  return prefix ? std::optional(*prefix) : std::nullopt;
-}
-
 bool names_host(const net::Prefix& prefix, const std::vector<std::string>& hosts) {
   return std::any_of(hosts.begin(), hosts.end(), [&](const std::string& host) {
-    auto p = prefix_of_host(host);
+    auto p = host_prefix(host);
     return p && prefix.overlaps(*p);
   });
 }
@@ -462,7 +452,7 @@ Result<store::Ticket> AbuseEngine::open_ticket(const NewTicket& request) {
     }
   }
   for (const auto& host : request.hosts) {
-    if (!prefix_of_host(host)) {
+    if (!host_prefix(host)) {
       return make_error("host '" + mime::sanitize(host, 64) + "' is not an IP address");
     }
   }

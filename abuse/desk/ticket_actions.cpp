@@ -51,16 +51,15 @@ store::TicketAction make_action(store::ActionKind kind,
   return a;
 }
 
-Result<net::Prefix> host_prefix(const std::string& host) {
-  boost::system::error_code ec;
-  const auto address = boost::asio::ip::make_address(host, ec);
-  if (ec) {
-    return make_error("'" + host + "' is not an address");
-  }
-  return net::Prefix::parse(net::normalize(address).to_string());
-}
-
 }  // namespace
+
+Result<net::Prefix> host_prefix(std::string_view host) {
+  auto prefix = net::Prefix::parse(host);
+  if (!prefix || prefix->length != (prefix->network.is_v4() ? 32 : 128)) {
+    return make_error("'" + std::string(host) + "' is not an IP address");
+  }
+  return prefix;
+}
 
 Result<store::TicketAction> apply_throttle(store::Store& store,
                                            const config::AbuseConfig& config,

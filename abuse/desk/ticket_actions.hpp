@@ -19,6 +19,9 @@
 
 namespace portcullis::abuse {
 
+// A ticket host as the /32 or /128 it names (a v4-mapped address as IPv4).
+Result<net::Prefix> host_prefix(std::string_view host);
+
 // Sets the tenant's per-minute and per-hour message limits to the throttle values.
 Result<store::TicketAction> apply_throttle(store::Store& store,
                                            const config::AbuseConfig& config,
