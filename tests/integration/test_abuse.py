@@ -418,6 +418,9 @@ class AbuseTest(unittest.TestCase):
         self.assertEqual(self.wait_probe(ns, "inet", within=1.0), "inet")
         self.assertLess(time.monotonic() - t0, 12)
         self.assertEqual(self.wait_probe(ns, "closed", within=30), "closed")
+        # While exempt, the host was on the DNSBL rounds too (every 10 s, the exemption 12 s).
+        with open(os.path.join(self.lab.workdir, "dnsmasq.log")) as f:
+            self.assertIn("11.1.18.198.bl.test", f.read())
         shown = self.daemon.ctl("exception", "show", str(req["id"]))
         self.assertEqual(shown["request"]["status"], "expired")
         actions = [a["action"] for a in shown["audit"]]
