@@ -136,17 +136,6 @@ std::string sanitize_name(std::string_view s) {
   return out;
 }
 
-// Header-safe: no control characters (a validated path has none; this is defence in depth).
-std::string sanitize_text(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    out.push_back(u < 32 || u == 127 ? '?' : c);
-  }
-  return out;
-}
-
 struct Token {
   std::string text;
   bool break_before = false;
@@ -177,6 +166,16 @@ std::string fold(const std::vector<Token>& tokens) {
 }
 
 }  // namespace
+
+std::string replace_controls(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    out.push_back(u < 32 || u == 127 ? '?' : c);
+  }
+  return out;
+}
 
 std::string_view header_section(std::string_view message) {
   return message.substr(0, layout(message).headers_end);
@@ -235,7 +234,7 @@ std::string received_header(const ReceivedInfo& info) {
   tokens.push_back({"with " + received_protocol(info), false});
   tokens.push_back({"id " + sanitize_name(info.queue_id) + (single ? "" : ";"), false});
   if (single) {
-    tokens.push_back({"for <" + sanitize_text(info.recipient) + ">;", true});
+    tokens.push_back({"for <" + replace_controls(info.recipient) + ">;", true});
   }
   tokens.push_back({rfc5322_date(info.unix_time), false});
   return fold(tokens);
@@ -251,7 +250,7 @@ std::string finalize_message(std::string_view message, const FinalizeInfo& info)
   ensure_crlf(out);
   out.append(kTenantHeader);
   out.append(": ");
-  out.append(sanitize_text(info.tenant_id));
+  out.append(replace_controls(info.tenant_id));
   out.append("\r\n");
   if (!has_header(headers, "Message-ID")) {
     const std::string& id = info.message_id.empty() ? info.received.queue_id : info.message_id;

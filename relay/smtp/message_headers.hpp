@@ -53,6 +53,10 @@ std::string received_header(const ReceivedInfo& info);
 
 using mail::rfc5322_date;
 
+// Control characters (and DEL) become '?', so a value can go into a header field or a reply
+// line without ending it. Validated input has none: this is defence in depth.
+std::string replace_controls(std::string_view s);
+
 struct FinalizeInfo {
   ReceivedInfo received;
   std::string tenant_id;

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "relay/smtp/command.hpp"
+#include "relay/smtp/message_headers.hpp"
 #include "relay/smtp/sasl.hpp"
 
 namespace portcullis::relay::smtp {
@@ -40,17 +41,6 @@ Step reply_only(Reply r) {
 
 Reply bad_sequence(std::string text) {
   return Reply(503, "5.5.1", std::move(text));
-}
-
-// The mailbox's id goes into a reply line: nothing in it may end the line.
-std::string printable(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    out.push_back(u < 32 || u == 127 ? '?' : c);
-  }
-  return out;
 }
 
 }  // namespace
@@ -450,7 +440,7 @@ Step Protocol::on_commit_result(std::optional<std::string> queue_id) {
     if (!queue_id) {
       return reply_only(Reply(451, "4.3.0", "Could not store message, try again later"));
     }
-    return reply_only(ok("2.0.0", "Ok: report " + printable(*queue_id) + " stored"));
+    return reply_only(ok("2.0.0", "Ok: report " + replace_controls(*queue_id) + " stored"));
   }
   if (!queue_id) {
     return reply_only(Reply(451, "4.3.0", "Could not queue message, try again later"));
