@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -91,6 +92,7 @@ class FeedbackIntakeTest : public testing::Test {
     make_intake();
   }
   void TearDown() override {
+    open_gate();  // a failed assertion must not leave the worker held
     intake_.reset();
     abuse_store_.reset();
     store_.reset();
@@ -101,7 +103,11 @@ class FeedbackIntakeTest : public testing::Test {
     intake_ = std::make_unique<FeedbackIntake>(
         io_.get_executor(), config_, *abuse_store_, *store_, sink_, clock_,
         [this](std::string_view id) {
-          // Called on the intake's worker.
+          // Called on the intake's worker; "HOLD" keeps it here until the gate opens.
+          if (id == "HOLD") {
+            held_ = true;
+            gate_.wait();
+          }
           std::lock_guard lock(queue_mutex_);
           const auto it = queue_tenants_.find(std::string(id));
           return it == queue_tenants_.end() ? std::string() : it->second;
@@ -188,6 +194,15 @@ class FeedbackIntakeTest : public testing::Test {
   asio::io_context io_;
   RecordingSink sink_;
   std::vector<std::string> complaints_;
+  void open_gate() {
+    if (!gate_opened_.exchange(true)) {
+      open_gate_.set_value();
+    }
+  }
+  std::atomic<bool> gate_opened_ = false;
+  std::promise<void> open_gate_;
+  std::shared_future<void> gate_ = open_gate_.get_future().share();
+  std::atomic<bool> held_ = false;
   std::mutex queue_mutex_;
   std::map<std::string, std::string> queue_tenants_;
   std::unique_ptr<store::Store> store_;
@@ -500,6 +515,38 @@ TEST_F(FeedbackIntakeTest, DeliverAfterStopAnswersAnErrorRightAway) {
   });
   EXPECT_TRUE(called);
   EXPECT_TRUE(abuse_store_->list_reports(std::nullopt).empty());
+}
+
+TEST_F(FeedbackIntakeTest, AFloodBeyondTheQueueIsRefusedAtOnceAndWhatWasQueuedIsKept) {
+  // The worker is busy with one report (held in attribution) ...
+  ASSERT_TRUE(deliver(message(
+      make_arf("Received: from x by relay.gw.example (Portcullis) with ESMTP id HOLD; d\n"))));
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (!held_ && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_TRUE(held_);
+  // ... so the next kMaxQueued wait, and one more is refused without waiting (a 451).
+  std::atomic<int> stored = 0;
+  for (std::size_t i = 0; i < FeedbackIntake::kMaxQueued; ++i) {
+    intake_->deliver(message("Subject: " + std::to_string(i) + "\r\n\r\nx\r\n"),
+                     [&stored](Result<std::string> r) { stored += r ? 1 : 0; });
+  }
+  bool refused = false;
+  intake_->deliver(message("Subject: one too many\r\n\r\nx\r\n"),
+                   [&refused](Result<std::string> r) {
+                     refused = !r;
+                     EXPECT_NE(r ? std::string() : r.error().message, "");
+                   });
+  EXPECT_TRUE(refused);
+  open_gate();
+  const auto until = std::chrono::steady_clock::now() + kWait;
+  while (stored < static_cast<int>(FeedbackIntake::kMaxQueued) &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(stored, static_cast<int>(FeedbackIntake::kMaxQueued));
+  EXPECT_EQ(abuse_store_->list_reports(std::nullopt).size(), FeedbackIntake::kMaxQueued + 1);
 }
 
 TEST_F(FeedbackIntakeTest, PostedWorkAfterDestructionDoesNothing) {
