@@ -29,12 +29,33 @@ struct Endpoint {
   bool operator==(const Endpoint&) const = default;
 };
 
+// How long the queue database keeps its history; relay/queue/retention.hpp
+// prunes it in the background. 0 keeps it forever.
+struct RetentionConfig {
+  // Delivery events: every recipient's outcomes (portcullisctl events, webhooks).
+  seconds events{30 * 24 * 3600};
+  // Hourly per-tenant counters (portcullisctl stats). At least 32 days when
+  // set: the monthly quota counts the current month from them.
+  seconds stats{395 * 24 * 3600};
+  seconds interval{3600};  // pruning runs at start, then this often
+};
+
+// Free space on the state directory's file system below which new mail is
+// refused with 452 4.3.1 (relay/queue/disk_guard.hpp); bytes and percent both
+// 0 = never refuse.
+struct FreeSpaceThreshold {
+  std::uint64_t bytes = 1024ULL * 1024 * 1024;
+  double percent = 0;  // of the file system's size, instead of bytes ("5%")
+};
+
 struct NodeConfig {
   std::string name;                      // default: the machine's host name
   std::filesystem::path state_dir;       // required, absolute
   std::filesystem::path control_socket;  // default: <state_dir>/control.sock
   std::string user;                      // drop to this user after binding; "" = don't
   log::Level log_level = log::Level::info;
+  RetentionConfig retention;
+  FreeSpaceThreshold min_free_space;
 };
 
 // Both empty: the daemon generates a self-signed pair in <state_dir>/tls/.

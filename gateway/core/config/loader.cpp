@@ -134,6 +134,51 @@ std::string default_node_name() {
   return buffer;
 }
 
+void parse_retention(Diagnostics& d, const Value& v, RetentionConfig& out) {
+  MapReader r(d, v);
+  r.duration("events", out.events, seconds{0}, 10 * 366 * kDay);
+  r.duration("stats", out.stats, seconds{0}, 10 * 366 * kDay);
+  r.duration("interval", out.interval, seconds{1}, kDay);
+  // The monthly quota sums the current month's hourly rows: keep at least a
+  // month of them (plus the hour being counted).
+  constexpr seconds kMinStats = 32 * kDay;
+  if (out.stats != seconds{0} && out.stats < kMinStats) {
+    auto at = r.section("stats");
+    d.error(at.line, at.path,
+            format_duration(out.stats) +
+                " is shorter than the monthly quota needs (0 = forever, "
+                "else at least " +
+                format_duration(kMinStats) + ")");
+  }
+  r.finish();
+}
+
+// A size ("1G", plain bytes) or a share of the file system ("5%"); 0 = off.
+void free_space(Diagnostics& d, const Value& v, FreeSpaceThreshold& out) {
+  auto s = detail::read_string(d, v);
+  if (!s) {
+    return;
+  }
+  if (s->ends_with('%')) {
+    const std::string number = s->substr(0, s->size() - 1);
+    double percent = -1;
+    if (matches(number, "[0-9]{1,2}(\\.[0-9]{1,2})?")) {
+      // from_chars: no locale, unlike stod.
+      std::from_chars(number.data(), number.data() + number.size(), percent);
+    }
+    if (percent < 0 || percent >= 100) {
+      d.error(v.line, v.path,
+              quote_value(*s) + " is not a percentage of the file system (0% up to 99.99%)");
+      return;
+    }
+    out = {0, percent};
+    return;
+  }
+  if (auto bytes = detail::read_size(d, v, 0, 1024 * kGiB)) {
+    out = {*bytes, 0};
+  }
+}
+
 void parse_node(Diagnostics& d, const Value& v, NodeConfig& out) {
   MapReader r(d, v);
   if (auto name = r.find("name")) {
@@ -163,6 +208,10 @@ void parse_node(Diagnostics& d, const Value& v, NodeConfig& out) {
     if (auto word = detail::read_word(d, *level, {"debug", "info", "warning", "error"})) {
       out.log_level = *parse_log_level(*word);
     }
+  }
+  parse_retention(d, r.section("retention"), out.retention);
+  if (auto space = r.find("min_free_space")) {
+    free_space(d, *space, out.min_free_space);
   }
   r.finish();
   if (out.name.empty()) {

@@ -466,7 +466,7 @@ TEST(ConfigLoader, ReportsEveryErrorInOneFile) {
   EXPECT_EQ(errors_of(result),
             "many.yaml:2: node.state_dir: must be an absolute path, got 'relative'\n"
             "many.yaml:3: node.colour: unknown key 'colour' (expected name, state_dir, "
-            "control_socket, user or log_level)\n"
+            "control_socket, user, log_level, retention or min_free_space)\n"
             "many.yaml:4: relay.hostname: required key is missing\n"
             "many.yaml:6: relay.listen.submission[0]: '0.0.0.0:99999' is not a valid port "
             "(1-65535)\n"
