@@ -6,41 +6,103 @@
 #include "gateway/core/log/log.hpp"
 
 namespace portcullis::relay::auth {
+namespace {
+
+const Clock& system_clock() {
+  static const SystemClock clock;
+  return clock;
+}
+
+CredentialVerifier::Settings default_settings(std::size_t threads, std::size_t max_pending) {
+  CredentialVerifier::Settings settings;
+  settings.threads = threads;
+  settings.max_pending = max_pending;
+  return settings;
+}
+
+}  // namespace
 
 CredentialVerifier::CredentialVerifier(store::Store& store,
                                        std::size_t threads,
                                        std::size_t max_pending)
-    // Hashed with the same parameters as real credentials, so verifying
-    // against it costs the same; its password is random and thrown away.
+    : CredentialVerifier(store, system_clock(), default_settings(threads, max_pending)) {}
+
+CredentialVerifier::CredentialVerifier(store::Store& store,
+                                       const Clock& clock,
+                                       const Settings& settings)
+    // The dummy is hashed with the same parameters as real credentials, so
+    // verifying against it costs the same; its password is random and thrown away.
     : store_(store),
+      cache_(clock, settings.cache),
       dummy_hash_(portcullis::auth::hash_password(portcullis::auth::generate_password())),
-      max_pending_(max_pending),
-      pool_(threads == 0 ? 1 : threads) {}
+      max_pending_(settings.max_pending),
+      max_lookups_(settings.max_lookups),
+      pool_(settings.threads == 0 ? 1 : settings.threads),
+      lookup_pool_(settings.lookup_threads == 0 ? 1 : settings.lookup_threads) {}
 
 CredentialVerifier::~CredentialVerifier() {
   stopping_.store(true, std::memory_order_relaxed);
+  lookup_pool_.join();  // may still post to pool_
   pool_.join();
 }
 
-AuthOutcome CredentialVerifier::verify(std::string_view username, std::string_view password) {
+CredentialVerifier::Lookup CredentialVerifier::lookup(std::string_view username,
+                                                      std::string_view password) {
+  Lookup found;
+  if (stopping_.load(std::memory_order_relaxed)) {
+    found.outcome = AuthOutcome{};
+    return found;
+  }
+  try {
+    found.secret = store_.find_credential(username);
+  } catch (const std::exception& e) {
+    // A store failure is ours, not the client's: 454, try again later.
+    log::error("auth_verify_failed", {{"error", e.what()}});
+    found.outcome = AuthOutcome{};
+    return found;
+  }
+  if (!found.secret) {
+    // Revoked, removed with its tenant, or never issued: forget it now
+    // rather than when it ages out. Still goes to argon2id (dummy hash).
+    cache_.invalidate(username);
+  } else if (auto hit = cache_.find(username, password, found.secret->password_hash)) {
+    found.outcome = AuthOutcome{.status = AuthOutcome::Status::ok,
+                                .tenant_id = std::move(hit->tenant_id),
+                                .username = std::move(hit->username)};
+  }
+  return found;
+}
+
+AuthOutcome CredentialVerifier::check_password(
+    std::string_view username,
+    std::string_view password,
+    const std::optional<store::CredentialSecret>& secret) {
   if (stopping_.load(std::memory_order_relaxed)) {
     return AuthOutcome{};
   }
   try {
-    const auto secret = store_.find_credential(username);
     const std::string& hash = secret ? secret->password_hash : dummy_hash_;
     const bool match = portcullis::auth::verify_password(hash, password);
     if (secret && match) {
+      cache_.insert(username, password, secret->password_hash,
+                    {.tenant_id = secret->tenant_id, .username = secret->username});
       return AuthOutcome{.status = AuthOutcome::Status::ok,
                          .tenant_id = secret->tenant_id,
                          .username = secret->username};
     }
     return AuthOutcome{.status = AuthOutcome::Status::bad_credentials};
   } catch (const std::exception& e) {
-    // A store failure is ours, not the client's: 454, try again later.
     log::error("auth_verify_failed", {{"error", e.what()}});
     return AuthOutcome{};
   }
+}
+
+AuthOutcome CredentialVerifier::verify(std::string_view username, std::string_view password) {
+  Lookup found = lookup(username, password);
+  if (found.outcome) {
+    return std::move(*found.outcome);
+  }
+  return check_password(username, password, found.secret);
 }
 
 }  // namespace portcullis::relay::auth

@@ -1,5 +1,6 @@
 #include "relay/auth/credential_verifier.hpp"
 
+#include <algorithm>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -11,6 +12,9 @@
 #include <thread>
 
 #include "gateway/core/asio.hpp"
+#include "gateway/core/auth/password.hpp"
+#include "gateway/core/clock.hpp"
+#include "gateway/core/store/sqlite.hpp"
 #include "gateway/core/store/store.hpp"
 #include "gtest/gtest.h"
 
@@ -59,6 +63,7 @@ class CredentialVerifierTest : public ::testing::Test {
     return result;
   }
 
+  FakeClock clock_;
   fs::path dir_;
   std::unique_ptr<store::Store> store_;
   std::string username_;
@@ -111,8 +116,10 @@ TEST_F(CredentialVerifierTest, CompletesOnTheCallersExecutorNotThePool) {
   EXPECT_EQ(ran_on, std::this_thread::get_id());
 }
 
-TEST_F(CredentialVerifierTest, OverloadIsATemporaryFailure) {
-  CredentialVerifier verifier(*store_, 1, 1);
+TEST_F(CredentialVerifierTest, LookupOverloadIsATemporaryFailure) {
+  CredentialVerifier::Settings settings;
+  settings.max_lookups = 1;
+  CredentialVerifier verifier(*store_, clock_, settings);
   asio::io_context io;
   std::vector<Status> statuses;
   for (int i = 0; i < 3; ++i) {
@@ -124,6 +131,180 @@ TEST_F(CredentialVerifierTest, OverloadIsATemporaryFailure) {
   ASSERT_EQ(statuses.size(), 3u);
   EXPECT_EQ(std::count(statuses.begin(), statuses.end(), Status::ok), 1);
   EXPECT_EQ(std::count(statuses.begin(), statuses.end(), Status::temporary_failure), 2);
+}
+
+TEST_F(CredentialVerifierTest, Argon2QueueOverloadIsATemporaryFailure) {
+  // One argon2id slot: while it hashes (~50 ms) the lookup stage turns the
+  // following misses away within microseconds. For none of the ten to be
+  // turned away, every lookup would have to wait for the hash before it.
+  CredentialVerifier::Settings settings;
+  settings.threads = 1;
+  settings.max_pending = 1;
+  CredentialVerifier verifier(*store_, clock_, settings);
+  asio::io_context io;
+  std::vector<Status> statuses;
+  for (int i = 0; i < 10; ++i) {
+    verifier.async_verify(
+        username_, "wrong" + std::to_string(i),
+        asio::bind_executor(io, [&](AuthOutcome outcome) { statuses.push_back(outcome.status); }));
+  }
+  io.run();
+  ASSERT_EQ(statuses.size(), 10u);
+  // Completion order is not submission order: the refusals come back first.
+  EXPECT_GE(std::count(statuses.begin(), statuses.end(), Status::bad_credentials), 1);
+  EXPECT_GE(std::count(statuses.begin(), statuses.end(), Status::temporary_failure), 1);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), Status::ok), 0);
+}
+
+TEST_F(CredentialVerifierTest, ASecondLoginWithTheSamePasswordIsACacheHit) {
+  CredentialVerifier verifier(*store_, clock_, {});
+  EXPECT_EQ(verify(verifier, username_, password_).status, Status::ok);
+  EXPECT_EQ(verifier.cache_stats().hits, 0u);
+  EXPECT_EQ(verifier.cache_stats().insertions, 1u);
+  const AuthOutcome second = verify(verifier, username_, password_);
+  EXPECT_EQ(second.status, Status::ok);
+  EXPECT_EQ(second.tenant_id, "acme");
+  EXPECT_EQ(second.username, username_);
+  EXPECT_EQ(verify(verifier, username_, password_).status, Status::ok);
+  EXPECT_EQ(verifier.cache_stats().hits, 2u);
+  EXPECT_EQ(verifier.cache_stats().insertions, 1u);
+}
+
+TEST_F(CredentialVerifierTest, AWrongPasswordAfterACachedSuccessIsRefused) {
+  CredentialVerifier verifier(*store_, clock_, {});
+  ASSERT_EQ(verify(verifier, username_, password_).status, Status::ok);
+  const AuthOutcome wrong = verify(verifier, username_, password_ + "x");
+  EXPECT_EQ(wrong.status, Status::bad_credentials);
+  EXPECT_TRUE(wrong.tenant_id.empty());
+  EXPECT_EQ(verify(verifier, username_, "").status, Status::bad_credentials);
+  EXPECT_EQ(verifier.cache_stats().hits, 0u);
+  EXPECT_EQ(verifier.cache_stats().insertions, 1u);  // failures are not remembered
+  // ... and they did not push the good password off the fast path.
+  EXPECT_EQ(verify(verifier, username_, password_).status, Status::ok);
+  EXPECT_EQ(verifier.cache_stats().hits, 1u);
+}
+
+TEST_F(CredentialVerifierTest, ARevokedCredentialIsRefusedEvenThoughItWasCached) {
+  CredentialVerifier verifier(*store_, clock_, {});
+  ASSERT_EQ(verify(verifier, username_, password_).status, Status::ok);
+  ASSERT_EQ(verify(verifier, username_, password_).status, Status::ok);
+  ASSERT_EQ(verifier.cache_stats().hits, 1u);
+  ASSERT_TRUE(store_->revoke_credential(username_));  // as the control API does, no notice
+  const AuthOutcome revoked = verify(verifier, username_, password_);
+  EXPECT_EQ(revoked.status, Status::bad_credentials);
+  EXPECT_TRUE(revoked.tenant_id.empty());
+  EXPECT_EQ(verifier.cache_stats().hits, 1u);
+  EXPECT_EQ(verifier.cache_stats().size, 0u);  // and the entry is gone
+}
+
+TEST_F(CredentialVerifierTest, ARemovedTenantsCachedCredentialIsRefused) {
+  CredentialVerifier verifier(*store_, clock_, {});
+  ASSERT_EQ(verify(verifier, username_, password_).status, Status::ok);
+  ASSERT_TRUE(store_->remove_tenant("acme"));
+  EXPECT_EQ(verify(verifier, username_, password_).status, Status::bad_credentials);
+  EXPECT_EQ(verifier.cache_stats().hits, 0u);
+}
+
+TEST_F(CredentialVerifierTest, ANewStoredHashInvalidatesTheCachedPassword) {
+  CredentialVerifier verifier(*store_, clock_, {});
+  ASSERT_EQ(verify(verifier, username_, password_).status, Status::ok);
+  // Rotate the credential's password behind the verifier's back.
+  const std::string new_password = portcullis::auth::generate_password();
+  {
+    auto db = store::Database::open(dir_ / "state.db");
+    ASSERT_TRUE(db);
+    auto update = db->prepare("UPDATE credentials SET password_hash = ? WHERE username = ?");
+    ASSERT_TRUE(update);
+    ASSERT_TRUE(
+        update->bind(1, portcullis::auth::hash_password(new_password)).bind(2, username_).run());
+  }
+  EXPECT_EQ(verify(verifier, username_, password_).status, Status::bad_credentials);
+  EXPECT_EQ(verifier.cache_stats().hits, 0u);
+  EXPECT_EQ(verify(verifier, username_, new_password).status, Status::ok);
+  EXPECT_EQ(verify(verifier, username_, new_password).status, Status::ok);
+  EXPECT_EQ(verifier.cache_stats().hits, 1u);
+}
+
+TEST_F(CredentialVerifierTest, CachedSuccessExpires) {
+  CredentialVerifier::Settings settings;
+  settings.cache.ttl = std::chrono::minutes(5);
+  CredentialVerifier verifier(*store_, clock_, settings);
+  ASSERT_EQ(verify(verifier, username_, password_).status, Status::ok);
+  clock_.advance(std::chrono::minutes(4));
+  ASSERT_EQ(verify(verifier, username_, password_).status, Status::ok);
+  EXPECT_EQ(verifier.cache_stats().hits, 1u);
+  clock_.advance(std::chrono::minutes(1));
+  EXPECT_EQ(verify(verifier, username_, password_).status, Status::ok);  // argon2id again
+  EXPECT_EQ(verifier.cache_stats().hits, 1u);
+  EXPECT_EQ(verifier.cache_stats().expirations, 1u);
+  EXPECT_EQ(verifier.cache_stats().insertions, 2u);
+}
+
+TEST_F(CredentialVerifierTest, TheCacheIsBounded) {
+  CredentialVerifier::Settings settings;
+  settings.cache.capacity = 2;
+  CredentialVerifier verifier(*store_, clock_, settings);
+  std::vector<std::pair<std::string, std::string>> users{{username_, password_}};
+  for (int i = 0; i < 2; ++i) {
+    auto issued = store_->issue_credential("acme", "more");
+    ASSERT_TRUE(issued);
+    users.emplace_back(issued->credential.username, issued->password);
+  }
+  for (const auto& [user, pass] : users) {
+    ASSERT_EQ(verify(verifier, user, pass).status, Status::ok);
+  }
+  EXPECT_EQ(verifier.cache_stats().size, 2u);
+  EXPECT_EQ(verifier.cache_stats().evictions, 1u);
+  // The first user was evicted: verified again (a miss), still accepted.
+  ASSERT_EQ(verify(verifier, users[0].first, users[0].second).status, Status::ok);
+  EXPECT_EQ(verifier.cache_stats().hits, 0u);
+  ASSERT_EQ(verify(verifier, users[0].first, users[0].second).status, Status::ok);
+  EXPECT_EQ(verifier.cache_stats().hits, 1u);
+}
+
+TEST_F(CredentialVerifierTest, InvalidateForgetsAUser) {
+  CredentialVerifier verifier(*store_, clock_, {});
+  ASSERT_EQ(verify(verifier, username_, password_).status, Status::ok);
+  verifier.invalidate(username_);
+  ASSERT_EQ(verify(verifier, username_, password_).status, Status::ok);
+  EXPECT_EQ(verifier.cache_stats().hits, 0u);
+  verifier.clear_cache();
+  EXPECT_EQ(verifier.cache_stats().size, 0u);
+}
+
+TEST_F(CredentialVerifierTest, TheSynchronousFormUsesTheCacheToo) {
+  CredentialVerifier verifier(*store_, clock_, {});
+  EXPECT_EQ(verifier.verify(username_, password_).status, Status::ok);
+  EXPECT_EQ(verifier.verify(username_, password_).status, Status::ok);
+  EXPECT_EQ(verifier.verify(username_, password_ + "x").status, Status::bad_credentials);
+  EXPECT_EQ(verifier.cache_stats().hits, 1u);
+}
+
+TEST_F(CredentialVerifierTest, ACacheHitDoesNotWaitForArgon2Misses) {
+  // One argon2id thread busy with a queue of wrong passwords; a login that
+  // is already cached is answered first, by the lookup stage.
+  CredentialVerifier::Settings settings;
+  settings.threads = 1;
+  CredentialVerifier verifier(*store_, clock_, settings);
+  ASSERT_EQ(verify(verifier, username_, password_).status, Status::ok);
+  asio::io_context io;
+  std::vector<Status> order;
+  for (int i = 0; i < 4; ++i) {
+    verifier.async_verify(
+        username_, "wrong" + std::to_string(i),
+        asio::bind_executor(io, [&](AuthOutcome outcome) { order.push_back(outcome.status); }));
+  }
+  verifier.async_verify(username_, password_, asio::bind_executor(io, [&](AuthOutcome outcome) {
+                          order.push_back(outcome.status);
+                        }));
+  io.run();
+  ASSERT_EQ(order.size(), 5u);
+  // Four misses need four sequential hashes; the hit needs none. It can only
+  // come last if its lookup waited for at least three of them.
+  const auto hit = std::find(order.begin(), order.end(), Status::ok);
+  ASSERT_NE(hit, order.end());
+  EXPECT_LT(hit - order.begin(), 4);
+  EXPECT_EQ(verifier.cache_stats().hits, 1u);
 }
 
 }  // namespace
