@@ -448,6 +448,11 @@ Step Protocol::on_commit_result(std::optional<std::string> queue_id) {
   return reply_only(ok("2.0.0", "Ok: queued as " + *queue_id));
 }
 
+Step Protocol::on_commit_refused(Reply refusal) {
+  reset_transaction();
+  return reply_only(std::move(refusal));
+}
+
 Step Protocol::rset(std::string_view argument) {
   if (!trim(argument).empty()) {
     return error(Reply(501, "5.5.4", "Syntax: RSET"));

@@ -122,6 +122,9 @@ class Protocol {
   Step on_bdat_chunk(DataError error);
   // queue_id: the spool's id, or for the feedback listener the mailbox's.
   Step on_commit_result(std::optional<std::string> queue_id);
+  // The session will not queue the content it read (the disk guard): ends
+  // the transaction unaccepted with `refusal`.
+  Step on_commit_refused(Reply refusal);
   Step on_timeout() const;
   // The connection is gone: ends an open transaction (unaccepted). Idempotent.
   void on_close();

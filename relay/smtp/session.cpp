@@ -12,6 +12,7 @@
 #include "relay/auth/credential_verifier.hpp"
 #include "relay/dkim/signer.hpp"
 #include "relay/policy/policy_engine.hpp"
+#include "relay/queue/disk_guard.hpp"
 #include "relay/queue/spool.hpp"
 #include "relay/smtp/bdat_reader.hpp"
 #include "relay/smtp/data_reader.hpp"
@@ -128,6 +129,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool is_local(std::string_view address) const;
   std::optional<Reply> mail_gate(std::string_view tenant_id, std::uint64_t declared_size) const;
   std::optional<Reply> suspended(std::string_view tenant_id) const;
+  std::optional<Reply> storage_refusal() const;
   std::optional<Reply> take_connection_slot(const std::string& tenant_id);
   std::size_t max_message_size() const;
   void close();
@@ -547,6 +549,11 @@ awaitable<bool> Connection::perform(Step step) {
         continue;
       }
       case Action::commit:
+        // Checked again: the disk may have filled while the content arrived.
+        if (auto refusal = storage_refusal()) {
+          step = protocol_.on_commit_refused(std::move(*refusal));
+          continue;
+        }
         step = protocol_.on_commit_result(co_await commit());
         continue;
     }
@@ -568,8 +575,20 @@ std::optional<Reply> Connection::take_connection_slot(const std::string& tenant_
   return std::nullopt;
 }
 
+// RFC 5321 452 and RFC 3463 4.3.1: a temporary refusal, the client keeps
+// the message and tries later. The guard logs the state change itself.
+std::optional<Reply> Connection::storage_refusal() const {
+  if (services_.disk_guard != nullptr && services_.disk_guard->low()) {
+    return Reply(452, "4.3.1", "Insufficient system storage");
+  }
+  return std::nullopt;
+}
+
 std::optional<Reply> Connection::mail_gate(std::string_view tenant_id,
                                            std::uint64_t declared_size) const {
+  if (auto refusal = storage_refusal()) {
+    return refusal;
+  }
   if (auto refusal = suspended(tenant_id)) {
     return refusal;
   }
@@ -640,6 +659,7 @@ awaitable<void> Connection::run() {
   if (origin_.kind == ListenerKind::feedback) {
     // No tenant here, so no tenant checks: only the local recipient gate.
     protocol_.set_local_recipients([this](std::string_view address) { return is_local(address); });
+    protocol_.set_mail_gate([this](std::string_view, std::uint64_t) { return storage_refusal(); });
   } else {
     protocol_.set_mail_gate([this](std::string_view tenant, std::uint64_t declared_size) {
       return mail_gate(tenant, declared_size);

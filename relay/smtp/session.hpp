@@ -22,8 +22,9 @@
 #include "relay/smtp/protocol.hpp"
 
 namespace portcullis::relay::queue {
+class DiskGuard;
 class Spool;
-}
+}  // namespace portcullis::relay::queue
 namespace portcullis::relay::dkim {
 class SignerRegistry;
 }
@@ -57,6 +58,9 @@ struct SessionServices {
   // The feedback listener's recipients and where its messages go; null =
   // every RCPT on that listener is refused.
   mail::LocalMailbox* mailbox = nullptr;
+  // While it says the state directory is short of space, MAIL and the end of
+  // DATA get 452 4.3.1; null = never.
+  const queue::DiskGuard* disk_guard = nullptr;
 };
 
 struct SessionOrigin {

@@ -17,6 +17,7 @@
 #include "relay/auth/auth_limiter.hpp"
 #include "relay/auth/credential_verifier.hpp"
 #include "relay/policy/policy_engine.hpp"
+#include "relay/queue/disk_guard.hpp"
 #include "relay/queue/spool.hpp"
 #include "relay/smtp/message_headers.hpp"
 
@@ -482,6 +483,66 @@ TEST(SessionFeedbackTest, WithoutMailboxEveryRecipientIsRefused) {
   EXPECT_EQ(c.command("RCPT TO:<fbl@relay.test>"),
             "550 5.7.1 Relaying denied: <fbl@relay.test> is not a mailbox of this gateway\r\n");
   EXPECT_EQ(c.command("DATA"), "554 5.5.1 No valid recipients\r\n");
+}
+
+// The intercept listener with a DiskGuard whose free space the test sets;
+// the test calls refresh() itself (no guard thread).
+class DiskGuardFixture : public InterceptFixture {
+ public:
+  DiskGuardFixture() : InterceptFixture(plan_with(10, 100)) { services_.disk_guard = &guard_; }
+  ~DiskGuardFixture() { stop(); }  // no session outlives guard_
+
+  void set_available(std::uint64_t bytes) {
+    available_ = bytes;
+    guard_.refresh();
+  }
+
+ private:
+  std::atomic<std::uint64_t> available_{1'000'000'000};
+  queue::DiskGuard guard_{"/state",
+                          {1'000'000, 0},
+                          std::chrono::seconds(1),
+                          [this](const fs::path&) -> Result<queue::FreeSpace> {
+                            return queue::FreeSpace{available_.load(), 10'000'000'000};
+                          }};
+};
+
+TEST(SessionDiskGuardTest, MailIsRefusedWith452WhileTheDiskIsShortOfSpace) {
+  DiskGuardFixture f;
+  f.set_available(999'999);
+  Client c(f.port());
+  c.reply();
+  c.command("EHLO client.test");
+  EXPECT_EQ(c.command("MAIL FROM:<a@acme.test>"), "452 4.3.1 Insufficient system storage\r\n");
+  EXPECT_EQ(c.command("RCPT TO:<r@example.net>"), "503 5.5.1 Need MAIL command first\r\n");
+  EXPECT_EQ(f.engine().usage("acme").reserved, 0u);  // the quota never saw the refused MAIL
+
+  f.set_available(2'000'000);
+  EXPECT_EQ(c.command("MAIL FROM:<a@acme.test>"), "250 2.1.0 Ok\r\n");
+  EXPECT_EQ(c.command("RCPT TO:<r@example.net>"), "250 2.1.5 Ok\r\n");
+  EXPECT_EQ(c.command("DATA").substr(0, 4), "354 ");
+  EXPECT_EQ(c.command("Subject: hi\r\n\r\nbody\r\n.").substr(0, 24), "250 2.0.0 Ok: queued as ");
+  EXPECT_EQ(f.spool().size(), 1u);
+}
+
+TEST(SessionDiskGuardTest, SpaceRunningOutDuringDataRefusesTheMessageWith452) {
+  DiskGuardFixture f;
+  Client c(f.port());
+  c.reply();
+  c.command("EHLO client.test");
+  EXPECT_EQ(c.command("MAIL FROM:<a@acme.test>"), "250 2.1.0 Ok\r\n");
+  EXPECT_EQ(c.command("RCPT TO:<r@example.net>"), "250 2.1.5 Ok\r\n");
+  EXPECT_EQ(c.command("DATA").substr(0, 4), "354 ");
+  f.set_available(10);
+  EXPECT_EQ(c.command("Subject: hi\r\n\r\nbody\r\n."), "452 4.3.1 Insufficient system storage\r\n");
+  EXPECT_EQ(f.spool().size(), 0u);
+  EXPECT_EQ(f.engine().usage("acme").reserved, 0u);  // the transaction ended unaccepted
+  EXPECT_EQ(f.engine().usage("acme").used, 0u);
+  // Over the threshold but inside the 5% margin: still refused, no flapping.
+  f.set_available(1'040'000);
+  EXPECT_EQ(c.command("MAIL FROM:<a@acme.test>"), "452 4.3.1 Insufficient system storage\r\n");
+  f.set_available(1'050'000);
+  EXPECT_EQ(c.command("MAIL FROM:<a@acme.test>"), "250 2.1.0 Ok\r\n");
 }
 
 }  // namespace
