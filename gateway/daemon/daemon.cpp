@@ -35,6 +35,8 @@
 #include "relay/delivery/scheduler.hpp"
 #include "relay/dkim/signer.hpp"
 #include "relay/policy/policy_engine.hpp"
+#include "relay/queue/disk_guard.hpp"
+#include "relay/queue/retention.hpp"
 #include "relay/queue/spool.hpp"
 #include "relay/smtp/server.hpp"
 #include "relay/tls/server_context.hpp"
@@ -106,6 +108,15 @@ int serve(const Options& options, config::Config& config) {
   auto store = store::Store::open(config.node.state_dir);
   auto abuse_store = store::AbuseStore::open(config.node.state_dir);  // after Store: migrated
   auto spool = relay::queue::Spool::open(config.node.state_dir);
+  // Both on threads of their own: pruning the queue's history, and watching
+  // the state directory's free space for the SMTP sessions.
+  relay::queue::RetentionSettings retention_settings;
+  retention_settings.events_age = config.node.retention.events;
+  retention_settings.stats_age = config.node.retention.stats;
+  retention_settings.interval = config.node.retention.interval;
+  auto retention =
+      relay::queue::Retention::open(config.node.state_dir, retention_settings, clock).value();
+  relay::queue::DiskGuard disk_guard(config.node.state_dir, config.node.min_free_space);
   tenants::TenantRegistry registry;
   publish_tenants(*store, registry);
   // Before any listener accepts: reconcile the kernel's port-25 policy with the store.
@@ -155,6 +166,7 @@ int serve(const Options& options, config::Config& config) {
                                         verifier,     auth_limiter, clock};
   services.dkim = &dkim_signers;
   services.mailbox = &abuse.mailbox();
+  services.disk_guard = &disk_guard;
   services.policy = config.relay.enforce_policy ? policy.get() : nullptr;
   if (!config.relay.enforce_policy) {
     log::warning("policy_disabled", {{"note", "relay.enforce_policy is false: no limits"}});
@@ -221,6 +233,8 @@ int serve(const Options& options, config::Config& config) {
     io.stop();
   });
 
+  disk_guard.start();  // before the first session: it probes at once
+  retention->start();
   smtp.start();
   delivery.start();
   webhook_dispatcher.start();
@@ -230,6 +244,8 @@ int serve(const Options& options, config::Config& config) {
                       {"queued", spool->size()},
                       {"tenants", store->list_tenants().size()}});
   io.run();
+  retention->stop();
+  disk_guard.stop();
   spool->stop();
   log::info("stopped");
   return 0;
