@@ -43,10 +43,13 @@ run_cell() {
   log=$WORK/source-$label-$sessions-$size.log
   base=$(sink_count e2e)
   t0=$(bench_now)
-  if ! send_mail "$port" "$sessions" "$messages" "$size" "$log"; then
+  local left=$CELL_TIMEOUT start=$SECONDS
+  if ! SOURCE_TIMEOUT=$CELL_TIMEOUT send_mail "$port" "$sessions" "$messages" "$size" "$log"; then
     bench_log "smtp-source against $label failed: $(tail -1 "$log")"
+    left=10   # what was accepted has a little time to arrive; no point waiting longer
   fi
-  if ! sink_wait e2e $((base + messages)) "$CELL_TIMEOUT"; then
+  left=$((left - (SECONDS - start)))
+  if ! sink_wait e2e $((base + messages)) $((left > 10 ? left : 10)); then
     echo "lost:$(($(sink_count e2e) - base))/$messages"
     return
   fi
@@ -75,12 +78,15 @@ for size in $SIZES; do
       expected=$((expected + messages))
       sleep 1
     fi
-    if [[ $ONLY != postfix ]]; then
+    if [[ $ONLY != postfix ]] && ! pc_alive; then
+      pc=died
+    elif [[ $ONLY != postfix ]]; then
       bench_log "cell $cell: portcullis"
       pc_wait_empty 120 || bench_log "portcullis queue not empty before the run: $(pc_queued)"
       pc=$(run_cell portcullis "$PC_PORT" "$s" "$messages" "$size")
       pc_wait_empty "$CELL_TIMEOUT" || bench_log "portcullis queue not empty after the run: $(pc_queued)"
       expected=$((expected + messages))
+      pc_alive || pc_died_report >&2
     fi
     python3 - "$cell" "$messages" "$ceil" "$pf" "$pc" <<'EOF'
 import sys
@@ -101,7 +107,9 @@ done
 sleep 2
 got=$(sink_count e2e)
 echo "sink received $got messages, sent $expected (difference = duplicates or losses: $((got - expected)))"
-[[ $ONLY == postfix ]] || echo "portcullis queue left: $(pc_queued)"
+if [[ $ONLY != postfix ]]; then
+  if pc_alive; then echo "portcullis queue left: $(pc_queued)"; else pc_died_report; fi
+fi
 [[ $ONLY == portcullis ]] || echo "postfix queue left: $(pf_queued)"
 if [[ $ONLY != portcullis ]] && grep -q 'status=bounced\|status=deferred' "$PF_LOG" 2>/dev/null; then
   echo "postfix: $(grep -c 'status=deferred' "$PF_LOG") deferred, $(grep -c 'status=bounced' "$PF_LOG") bounced lines"

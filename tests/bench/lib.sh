@@ -137,10 +137,22 @@ pc_queued() {
     python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("total", len(d.get("messages", []))))'
 }
 
-# pc_wait_empty TIMEOUT: until the queue is empty; returns 1 on timeout.
+pc_alive() { kill -0 "$PC_PID" 2>/dev/null; }
+
+# pc_died_report: after portcullisd is gone, its exit status and last log lines.
+pc_died_report() {
+  local rc=0
+  wait "$PC_PID" 2>/dev/null || rc=$?
+  echo "portcullisd (pid $PC_PID) exited with status $rc$( ((rc > 128)) && echo " (signal $((rc - 128)))"); last log lines:"
+  tail -5 "$PC_DIR/daemon.log" | cut -c1-300 | sed 's/^/  /'
+}
+
+# pc_wait_empty TIMEOUT: until the queue is empty; returns 1 on timeout or if
+# the daemon is gone.
 pc_wait_empty() {
   local deadline=$((SECONDS + $1))
   while ((SECONDS < deadline)); do
+    pc_alive || return 1
     [[ $(pc_queued 2>/dev/null) == 0 ]] && return 0
     sleep 0.5
   done
@@ -308,9 +320,10 @@ sink_wait() {
 sink_time() { awk -v t="$2" '$2 >= t { print $1; exit }' "${SINK_LOG[$1]}"; }
 
 # send_mail PORT SESSIONS MESSAGES SIZE LOG: smtp-source, one new connection per
-# message (Postfix's default client behaviour), SIZE body bytes.
+# message (Postfix's default client behaviour), SIZE body bytes; killed after
+# SOURCE_TIMEOUT seconds (default 600) so a stuck gateway cannot hang the run.
 send_mail() {
   # shellcheck disable=SC2086
-  smtp-source ${SMTP_SOURCE_FLAGS:-} -s "$2" -m "$3" -l "$4" -M bench-client.example \
+  timeout "${SOURCE_TIMEOUT:-600}" smtp-source ${SMTP_SOURCE_FLAGS:-} -s "$2" -m "$3" -l "$4" -M bench-client.example \
     -f "$FROM" -t "$TO" "127.0.0.1:$1" >"$5" 2>&1
 }
