@@ -137,8 +137,20 @@ int serve(const Options& options, config::Config& config) {
   relay::delivery::Router routes(resolver, config.delivery);
   relay::delivery::DeliveryEngine delivery(io,
                                            {config, *spool, routes, registry, event_bus, clock});
-  // The spool calls this from whichever thread committed: hop to the I/O thread.
-  spool->set_wakeup([&] { asio::post(io, [&] { delivery.wake(); }); });
+  // The spool calls these from whichever thread wrote: hop to the I/O thread.
+  relay::queue::SpoolHooks spool_hooks;
+  spool_hooks.queued = [&](std::vector<relay::queue::DueMessage> messages) {
+    asio::post(io, [&delivery, messages = std::move(messages)]() mutable {
+      delivery.queued(std::move(messages));
+    });
+  };
+  spool_hooks.retry_now = [&](std::string id) {
+    asio::post(io, [&delivery, id = std::move(id)] { delivery.retry_now(id); });
+  };
+  spool_hooks.removed = [&](std::string id) {
+    asio::post(io, [&delivery, id = std::move(id)] { delivery.removed(id); });
+  };
+  spool->set_hooks(std::move(spool_hooks));
 
   relay::auth::CredentialVerifier verifier(*store);
   relay::auth::AuthLimiter auth_limiter(config.relay.auth, clock);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <exception>
+#include <memory>
 
 #include "gateway/core/log/log.hpp"
 #include "relay/delivery/dsn.hpp"
@@ -9,9 +11,7 @@
 namespace portcullis::relay::delivery {
 namespace {
 
-constexpr std::size_t kScanBatch = 200;
 constexpr auto kIdleConnectionLifetime = std::chrono::seconds(10);
-constexpr auto kWakeDelay = std::chrono::milliseconds(50);
 
 std::string domain_of(std::string_view address) {
   const auto at = address.rfind('@');
@@ -49,77 +49,385 @@ std::string address_of(const queue::DueMessage& message, std::size_t idx) {
 }  // namespace
 
 DeliveryEngine::DeliveryEngine(asio::io_context& io, DeliveryServices services)
-    : io_(io), services_(services), wake_timer_(io), random_(std::random_device{}()) {}
+    : io_(io), services_(services), tick_timer_(io), random_(std::random_device{}()) {}
 
 DeliveryEngine::~DeliveryEngine() {
   stop();
+  readers_.join();
 }
 
 void DeliveryEngine::start() {
-  asio::co_spawn(io_, scan_loop(), asio::detached);
+  started_ = true;
+  const auto loaded = services_.spool.load_pending();
+  for (auto message : loaded) {
+    add_message(std::move(message));
+  }
+  log::info(
+      "delivery_loaded",
+      {{"messages", messages_.size()}, {"ready", queue_.ready()}, {"waiting", queue_.waiting()}});
+  asio::co_spawn(io_, tick_loop(), asio::detached);
 }
 
 void DeliveryEngine::stop() {
   stopping_ = true;
-  wake_timer_.cancel();
+  tick_timer_.cancel();
   idle_.clear();
 }
 
-// Commits arrive hundreds of times a second under load; each would cost a
-// queue scan on the I/O thread. Bring the next scan forward to within
-// kWakeDelay instead, so a burst of commits shares one scan.
-void DeliveryEngine::wake() {
-  const auto soon = std::chrono::steady_clock::now() + kWakeDelay;
-  if (wake_timer_.expiry() > soon) {
-    wake_timer_.expires_at(soon);  // completes the pending wait; scan_loop waits again until soon
+EngineCounts DeliveryEngine::counts() const {
+  std::size_t backed_off = 0;
+  for (const auto& [name, state] : destinations_) {
+    backed_off += state.backoff.count() > 0 ? 1 : 0;
   }
+  return EngineCounts{messages_.size(), queue_.ready(), queue_.waiting(), in_flight_, backed_off};
 }
 
-asio::awaitable<void> DeliveryEngine::scan_loop() {
-  while (!stopping_) {
-    launch_due();
-    close_idle_connections();
-    auto wait = services_.config.delivery.queue_scan_interval;
-    const auto busy = [this](std::string_view id) { return in_flight_.contains(std::string(id)); };
-    if (const auto next = services_.spool.next_due(busy)) {
-      const auto until = *next - services_.clock.unix_now();
-      wait = std::clamp(std::chrono::seconds(until), std::chrono::seconds(0), wait);
-      if (until <= 0) {
-        // Due work waits for a free slot; look again shortly.
-        wait = std::chrono::seconds(1);
-      }
-    }
-    wake_timer_.expires_after(wait);
-    do {
-      co_await wake_timer_.async_wait(asio_nothrow);
-    } while (!stopping_ && std::chrono::steady_clock::now() < wake_timer_.expiry());
+void DeliveryEngine::queued(std::vector<queue::DueMessage> messages) {
+  for (auto& message : messages) {
+    add_message(std::move(message));
   }
+  pump();
 }
 
-void DeliveryEngine::launch_due() {
-  const std::size_t capacity = services_.config.delivery.max_concurrency;
-  if (in_flight_.size() >= capacity) {
-    return;
+void DeliveryEngine::add_message(queue::DueMessage message) {
+  if (messages_.contains(message.id)) {
+    return;  // loaded at start and announced by the committer too
   }
-  const auto busy = [this](std::string_view id) { return in_flight_.contains(std::string(id)); };
-  for (auto& message : services_.spool.due(services_.clock.unix_now(), kScanBatch, busy)) {
-    if (in_flight_.size() >= capacity) {
-      break;
-    }
-    if (in_flight_.contains(message.id)) {
+  QueuedMessage entry;
+  entry.size = message.size;
+  entry.recipients.resize(message.envelope.recipients.size());
+  for (auto& r : entry.recipients) {
+    r.status = queue::RecipientStatus::delivered;  // final unless listed as pending below
+  }
+  // Pending recipients grouped by due time, so one timer entry serves them.
+  std::map<std::int64_t, std::vector<std::size_t>> by_due;
+  for (const auto& p : message.recipients) {
+    if (p.idx >= entry.recipients.size()) {
       continue;
     }
-    in_flight_.insert(message.id);
-    asio::co_spawn(io_, deliver(std::move(message)), [this](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          log::error("delivery_crashed", {{"error", ex.what()}});
-        }
-      }
-    });
+    auto& r = entry.recipients[p.idx];
+    r.status = p.status;
+    r.attempts = p.attempts;
+    r.first_failure_at = p.first_failure_at;
+    r.delay_notified = p.delay_notified;
+    r.next_attempt_at = p.next_attempt_at;
+    ++entry.pending;
+    by_due[p.next_attempt_at].push_back(p.idx);
   }
+  if (entry.pending == 0) {
+    return;
+  }
+  entry.envelope = std::move(message.envelope);
+  auto& stored = messages_.emplace(message.id, std::move(entry)).first->second;
+  for (const auto& [due, idxs] : by_due) {
+    schedule(message.id, stored, idxs, due);
+  }
+}
+
+// One job per destination among the recipients.
+void DeliveryEngine::schedule(const std::string& id,
+                              const QueuedMessage& message,
+                              const std::vector<std::size_t>& recipients,
+                              std::int64_t due) {
+  std::map<std::string, std::vector<std::size_t>> by_domain;
+  for (const auto idx : recipients) {
+    by_domain[domain_of(message.envelope.recipients[idx])].push_back(idx);
+  }
+  for (auto& [domain, idxs] : by_domain) {
+    queue_.add(Job{id, message.envelope.tenant_id, domain, std::move(idxs), message.epoch}, due);
+  }
+}
+
+void DeliveryEngine::retry_now(const std::string& id) {
+  const auto it = messages_.find(id);
+  if (it == messages_.end()) {
+    return;
+  }
+  auto& message = it->second;
+  ++message.epoch;  // jobs still in the timer heap are stale now
+  std::vector<std::size_t> idxs;
+  for (std::size_t i = 0; i < message.recipients.size(); ++i) {
+    auto& r = message.recipients[i];
+    if (!queue::is_final(r.status) && !r.busy) {
+      r.next_attempt_at = 0;
+      idxs.push_back(i);
+    }
+  }
+  schedule(id, message, idxs, 0);
+  pump();
+}
+
+void DeliveryEngine::removed(const std::string& id) {
+  messages_.erase(id);  // its jobs find no message and are dropped
+}
+
+// Commits arrive hundreds of times a second; pump() runs on each. The tick
+// moves due timers into the ready queues, ends backoffs and closes idle
+// connections, once a second: a due retry waits at most that long.
+asio::awaitable<void> DeliveryEngine::tick_loop() {
+  while (!stopping_) {
+    tick();
+    tick_timer_.expires_after(std::chrono::seconds(1));
+    co_await tick_timer_.async_wait(asio_nothrow);
+  }
+}
+
+void DeliveryEngine::tick() {
+  const std::int64_t now = services_.clock.unix_now();
+  queue_.advance(now);
+  for (auto& [name, state] : destinations_) {
+    if (state.backoff.count() > 0 && state.backoff_until <= now &&
+        state.active < limit_for(name, state)) {
+      queue_.resume(name);  // a probe: limit_for allows one job while backing off
+    }
+  }
+  std::erase_if(destinations_, [](const auto& entry) {
+    return entry.second.active == 0 && entry.second.backoff.count() == 0;
+  });
+  close_idle_connections();
+  pump();
+}
+
+const config::DestinationRule* DeliveryEngine::rule_for(const std::string& destination) const {
+  for (const auto& rule : services_.config.delivery.destinations) {
+    if (config::destination_matches(rule.match, destination)) {
+      return &rule;
+    }
+  }
+  return nullptr;
+}
+
+std::size_t DeliveryEngine::limit_for(const std::string& destination,
+                                      const DestinationState& state) const {
+  if (state.backoff.count() > 0) {
+    return 1;  // probing
+  }
+  const auto* rule = rule_for(destination);
+  if (rule != nullptr && rule->max_connections > 0) {
+    return rule->max_connections;
+  }
+  return services_.config.delivery.max_per_destination;
+}
+
+void DeliveryEngine::pump() {
+  if (stopping_ || !started_) {
+    return;
+  }
+  const std::size_t capacity = services_.config.delivery.max_concurrency;
+  while (in_flight_ < capacity) {
+    auto job = queue_.next();
+    if (!job) {
+      return;
+    }
+    const auto it = messages_.find(job->message_id);
+    if (it == messages_.end() || it->second.epoch != job->epoch) {
+      continue;  // delivered, deleted or rescheduled meanwhile
+    }
+    auto& message = it->second;
+    queue::DueMessage due{job->message_id, message.envelope, message.size, {}};
+    for (const auto idx : job->recipients) {
+      auto& r = message.recipients[idx];
+      if (queue::is_final(r.status) || r.busy) {
+        continue;
+      }
+      r.busy = true;
+      due.recipients.push_back(queue::PendingRecipient{.idx = idx,
+                                                       .address = message.envelope.recipients[idx],
+                                                       .attempts = r.attempts,
+                                                       .status = r.status,
+                                                       .first_failure_at = r.first_failure_at,
+                                                       .delay_notified = r.delay_notified,
+                                                       .next_attempt_at = r.next_attempt_at});
+    }
+    if (due.recipients.empty()) {
+      continue;
+    }
+    auto& destination = destinations_[job->destination];
+    ++destination.active;
+    ++in_flight_;
+    if (destination.active >= limit_for(job->destination, destination)) {
+      queue_.pause(job->destination);
+    }
+    asio::co_spawn(io_, run_job(job->message_id, job->destination, std::move(due)),
+                   [](std::exception_ptr e) {
+                     if (e) {
+                       try {
+                         std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                         log::error("delivery_crashed", {{"error", ex.what()}});
+                       }
+                     }
+                   });
+  }
+}
+
+// On the reader thread; GCC 12 mishandles lambda coroutines with captures,
+// so this is a plain handler hop rather than a co_spawn.
+asio::awaitable<std::optional<std::string>> DeliveryEngine::read_data(std::string id) {
+  auto executor = co_await asio::this_coro::executor;
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
+                                          void(std::optional<std::string>)>(
+      [this, executor](auto handler, std::string message_id) {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        auto work = asio::make_work_guard(executor);
+        asio::post(readers_, [this, shared, executor, work, message_id]() mutable {
+          auto data = services_.spool.data(message_id);
+          asio::post(executor, [shared, data = std::move(data)]() mutable {
+            std::move (*shared)(std::move(data));
+          });
+          work.reset();
+        });
+      },
+      asio::use_awaitable, std::move(id));
+}
+
+asio::awaitable<Result<queue::RecordedOutcomes>> DeliveryEngine::record(
+    queue::OutcomeRecord record) {
+  auto executor = co_await asio::this_coro::executor;
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
+                                          void(Result<queue::RecordedOutcomes>)>(
+      [this, executor](auto handler, queue::OutcomeRecord r) {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        auto work = asio::make_work_guard(executor);
+        services_.spool.async_record(
+            std::move(r), [shared, executor, work](Result<queue::RecordedOutcomes> result) mutable {
+              asio::post(executor, [shared, result = std::move(result)]() mutable {
+                std::move (*shared)(std::move(result));
+              });
+              work.reset();
+            });
+      },
+      asio::use_awaitable, std::move(record));
+}
+
+asio::awaitable<void> DeliveryEngine::run_job(std::string id,
+                                              std::string destination,
+                                              queue::DueMessage due) {
+  bool destination_failed = false;
+  bool succeeded = false;
+  const auto data = co_await read_data(id);
+  if (data) {
+    auto result = co_await deliver_domain(due, *data, destination);
+    destination_failed = result.destination_failed;
+    auto& outcomes = result.outcomes;
+    std::vector<queue::Message> bounces;
+    if (auto dsn = make_bounce(due, *data, outcomes)) {
+      bounces.push_back(std::move(*dsn));
+    }
+    if (auto notice = make_delay_notice(due, *data, outcomes)) {
+      bounces.push_back(std::move(*notice));
+    }
+    // The outcomes and the DSN they cause are one transaction: a crash cannot
+    // leave a bounced recipient without its bounce.
+    // A named record, not a temporary in the co_await: GCC 12 destroys such
+    // aggregate temporaries twice.
+    queue::OutcomeRecord outcome_record{id, due.envelope, outcomes, services_.clock.unix_now(),
+                                        std::move(bounces)};
+    auto recorded = co_await record(std::move(outcome_record));
+    if (recorded) {
+      succeeded = !destination_failed;
+      for (const auto& outcome : outcomes) {
+        log::info("delivery_outcome", {{"msg", id},
+                                       {"tenant", due.envelope.tenant_id},
+                                       {"rcpt", address_of(due, outcome.idx)},
+                                       {"status", queue::to_string(outcome.status)},
+                                       {"remote", outcome.remote},
+                                       {"reply", outcome.reply}});
+      }
+      apply(id, outcomes);
+      for (const auto& event : recorded->events) {
+        services_.events.publish(event);
+      }
+    } else {
+      // Nothing recorded: the recipients are tried again (at-least-once).
+      log::error("delivery_record_failed", {{"msg", id}, {"error", recorded.error().message}});
+      release(id, due);
+    }
+  } else {
+    messages_.erase(id);  // no longer in the spool: deleted meanwhile
+  }
+  finish_job(destination, destination_failed, succeeded);
+}
+
+// The recorded outcomes, in memory: final recipients leave, deferred ones
+// wait for their next attempt.
+void DeliveryEngine::apply(const std::string& id,
+                           const std::vector<queue::RecipientOutcome>& outcomes) {
+  const auto it = messages_.find(id);
+  if (it == messages_.end()) {
+    return;
+  }
+  auto& message = it->second;
+  const std::int64_t now = services_.clock.unix_now();
+  std::map<std::int64_t, std::vector<std::size_t>> by_due;
+  for (const auto& o : outcomes) {
+    if (o.idx >= message.recipients.size()) {
+      continue;
+    }
+    auto& r = message.recipients[o.idx];
+    r.busy = false;
+    ++r.attempts;
+    r.status = o.status;
+    if (queue::is_final(o.status)) {
+      --message.pending;
+      continue;
+    }
+    r.next_attempt_at = o.next_attempt_at;
+    if (!r.first_failure_at) {
+      r.first_failure_at = now;
+    }
+    r.delay_notified = r.delay_notified || o.delay_notified;
+    by_due[o.next_attempt_at].push_back(o.idx);
+  }
+  if (message.pending == 0) {
+    messages_.erase(it);
+    return;
+  }
+  for (const auto& [due, idxs] : by_due) {
+    schedule(id, message, idxs, due);
+  }
+}
+
+// An attempt whose outcome could not be recorded: try it again shortly.
+void DeliveryEngine::release(const std::string& id, const queue::DueMessage& due) {
+  const auto it = messages_.find(id);
+  if (it == messages_.end()) {
+    return;
+  }
+  std::vector<std::size_t> idxs;
+  for (const auto& p : due.recipients) {
+    if (p.idx < it->second.recipients.size()) {
+      it->second.recipients[p.idx].busy = false;
+      idxs.push_back(p.idx);
+    }
+  }
+  constexpr std::int64_t kRecordRetry = 10;
+  schedule(id, it->second, idxs, services_.clock.unix_now() + kRecordRetry);
+}
+
+void DeliveryEngine::finish_job(const std::string& name, bool destination_failed, bool succeeded) {
+  --in_flight_;
+  auto& destination = destinations_[name];
+  --destination.active;
+  const std::int64_t now = services_.clock.unix_now();
+  const auto& delivery = services_.config.delivery;
+  if (destination_failed) {
+    const auto next =
+        destination.backoff.count() == 0 ? delivery.backoff_initial : destination.backoff * 2;
+    destination.backoff = std::min(next, delivery.backoff_max);
+    destination.backoff_until = now + destination.backoff.count();
+    queue_.pause(name);
+    log::info("destination_backoff",
+              {{"destination", name}, {"seconds", destination.backoff.count()}});
+  } else if (succeeded && destination.backoff.count() > 0) {
+    destination.backoff = std::chrono::seconds(0);
+    destination.backoff_until = 0;
+    log::info("destination_recovered", {{"destination", name}});
+  }
+  if (destination.backoff_until <= now && destination.active < limit_for(name, destination)) {
+    queue_.resume(name);
+  }
+  pump();
 }
 
 ClientSettings DeliveryEngine::settings_for(const std::string& domain,
@@ -174,27 +482,45 @@ asio::ssl::context& DeliveryEngine::tls_context_for(const ClientSettings& settin
   return *context;
 }
 
-asio::awaitable<boost::system::result<std::unique_ptr<SmtpClient>, SessionFailure>>
+asio::awaitable<boost::system::result<DeliveryEngine::Connection, SessionFailure>>
 DeliveryEngine::connection_for(const Target& target, const ClientSettings& settings) {
   auto& idle = idle_[pool_key(target, settings)];
   while (!idle.empty()) {
     auto pooled = std::move(idle.back());
     idle.pop_back();
     if (pooled.client && pooled.client->usable()) {
-      co_return std::move(pooled.client);
+      co_return Connection{std::move(pooled.client), pooled.sent};
     }
   }
-  co_return co_await SmtpClient::connect(io_.get_executor(), target, settings,
-                                         tls_context_for(settings));
+  auto client =
+      co_await SmtpClient::connect(io_.get_executor(), target, settings, tls_context_for(settings));
+  if (!client) {
+    co_return client.error();
+  }
+  co_return Connection{std::move(*client), 0};
 }
 
 void DeliveryEngine::release_connection(const Target& target,
                                         const ClientSettings& settings,
-                                        std::unique_ptr<SmtpClient> client) {
-  if (client && client->usable() && !stopping_) {
-    idle_[pool_key(target, settings)].push_back(
-        {std::move(client), std::chrono::steady_clock::now()});
+                                        const std::string& domain,
+                                        Connection connection) {
+  if (!connection.client || !connection.client->usable() || stopping_) {
+    return;
   }
+  ++connection.sent;
+  const auto* rule = rule_for(domain);
+  if (rule != nullptr && rule->max_messages_per_connection > 0 &&
+      connection.sent >= rule->max_messages_per_connection) {
+    asio::co_spawn(
+        io_,
+        [client = std::move(connection.client)]() mutable -> asio::awaitable<void> {
+          co_await client->quit();
+        },
+        asio::detached);
+    return;
+  }
+  idle_[pool_key(target, settings)].push_back(
+      {std::move(connection.client), std::chrono::steady_clock::now(), connection.sent});
 }
 
 void DeliveryEngine::close_idle_connections() {
@@ -244,12 +570,13 @@ queue::RecipientOutcome DeliveryEngine::temporary_outcome(const queue::DueMessag
   return outcome;
 }
 
-asio::awaitable<std::vector<queue::RecipientOutcome>> DeliveryEngine::deliver_domain(
-    const queue::DueMessage& message, const std::string& data, const DomainBatch& batch) {
-  std::vector<queue::RecipientOutcome> outcomes;
+asio::awaitable<DeliveryEngine::DomainResult> DeliveryEngine::deliver_domain(
+    const queue::DueMessage& message, const std::string& data, const std::string& domain) {
+  DomainResult result;
+  auto& outcomes = result.outcomes;
   const auto all = [&](queue::RecipientStatus status, const std::string& reply,
                        const std::string& remote) {
-    for (const auto& r : batch.recipients) {
+    for (const auto& r : message.recipients) {
       if (status == queue::RecipientStatus::deferred) {
         outcomes.push_back(temporary_outcome(message, r, reply, remote));
       } else {
@@ -258,20 +585,21 @@ asio::awaitable<std::vector<queue::RecipientOutcome>> DeliveryEngine::deliver_do
     }
   };
 
-  const Route route = co_await services_.routes.route(batch.domain);
+  const Route route = co_await services_.routes.route(domain);
   if (route.kind == Route::Kind::permanent) {
     all(queue::RecipientStatus::bounced, route.reason, "");
-    co_return outcomes;
+    co_return result;
   }
   if (route.kind == Route::Kind::temporary || route.targets.empty()) {
     all(queue::RecipientStatus::deferred, route.reason.empty() ? "no route" : route.reason, "");
-    co_return outcomes;
+    result.destination_failed = true;
+    co_return result;
   }
 
-  const ClientSettings settings = settings_for(batch.domain, message.envelope.tenant_id);
+  const ClientSettings settings = settings_for(domain, message.envelope.tenant_id);
   OutboundEnvelope envelope;
   envelope.mail_from = message.envelope.mail_from;
-  for (const auto& r : batch.recipients) {
+  for (const auto& r : message.recipients) {
     envelope.recipients.push_back(r.address);
   }
   envelope.smtputf8 = message.envelope.smtputf8;
@@ -286,119 +614,51 @@ asio::awaitable<std::vector<queue::RecipientOutcome>> DeliveryEngine::deliver_do
       last_remote = target.host + " [" + target.address.to_string() + "]";
       if (connection.error().permanent) {
         all(queue::RecipientStatus::bounced, last_failure, last_remote);
-        co_return outcomes;
+        co_return result;
       }
       log::info("delivery_target_failed",
                 {{"msg", message.id}, {"remote", last_remote}, {"reason", last_failure}});
       continue;
     }
     auto client = std::move(*connection);
-    const std::string remote = client->remote();
-    auto results = co_await client->send(envelope, data);
+    const std::string remote = client.client->remote();
+    auto results = co_await client.client->send(envelope, data);
     if (!results) {
       last_failure = results.error().reason;
       last_remote = remote;
       if (results.error().permanent) {
         all(queue::RecipientStatus::bounced, last_failure, remote);
-        release_connection(target, settings, std::move(client));
-        co_return outcomes;
+        release_connection(target, settings, domain, std::move(client));
+        co_return result;
       }
       // A temporary session failure (4xx greeting or MAIL, dropped connection): next MX.
       continue;
     }
-    release_connection(target, settings, std::move(client));
-    for (std::size_t i = 0; i < results->size() && i < batch.recipients.size(); ++i) {
-      const auto& result = (*results)[i];
-      const auto& recipient = batch.recipients[i];
-      switch (result.kind) {
+    release_connection(target, settings, domain, std::move(client));
+    for (std::size_t i = 0; i < results->size() && i < message.recipients.size(); ++i) {
+      const auto& answer = (*results)[i];
+      const auto& recipient = message.recipients[i];
+      switch (answer.kind) {
         case RecipientResult::Kind::delivered:
           outcomes.push_back(
-              {recipient.idx, queue::RecipientStatus::delivered, 0, result.reply, remote});
+              {recipient.idx, queue::RecipientStatus::delivered, 0, answer.reply, remote});
           break;
         case RecipientResult::Kind::permanent:
           outcomes.push_back(
-              {recipient.idx, queue::RecipientStatus::bounced, 0, result.reply, remote});
+              {recipient.idx, queue::RecipientStatus::bounced, 0, answer.reply, remote});
           break;
         case RecipientResult::Kind::temporary:
-          outcomes.push_back(temporary_outcome(message, recipient, result.reply, remote));
+          outcomes.push_back(temporary_outcome(message, recipient, answer.reply, remote));
           break;
       }
     }
-    co_return outcomes;
+    co_return result;
   }
+  // Every target refused, timed out or answered 4xx for the session: the
+  // destination as a whole is unwell.
   all(queue::RecipientStatus::deferred, last_failure, last_remote);
-  co_return outcomes;
-}
-
-asio::awaitable<void> DeliveryEngine::deliver(queue::DueMessage message) {
-  const std::string id = message.id;
-  co_await attempt(std::move(message));
-  in_flight_.erase(id);
-}
-
-asio::awaitable<void> DeliveryEngine::attempt(queue::DueMessage message) {
-  const auto data = services_.spool.data(message.id);
-  if (!data) {
-    co_return;  // deleted by the operator meanwhile
-  }
-  std::map<std::string, DomainBatch> batches;
-  for (const auto& r : message.recipients) {
-    auto& batch = batches[domain_of(r.address)];
-    batch.domain = domain_of(r.address);
-    batch.recipients.push_back(r);
-  }
-
-  std::vector<queue::RecipientOutcome> outcomes;
-  for (const auto& [domain, batch] : batches) {
-    auto& active = per_destination_[domain];
-    if (active >= services_.config.delivery.max_per_destination) {
-      // Leave these recipients due; a later scan picks them up.
-      continue;
-    }
-    ++active;
-    auto domain_outcomes = co_await deliver_domain(message, *data, batch);
-    if (--per_destination_[domain] == 0) {
-      per_destination_.erase(domain);
-    }
-    outcomes.insert(outcomes.end(), std::make_move_iterator(domain_outcomes.begin()),
-                    std::make_move_iterator(domain_outcomes.end()));
-  }
-  if (outcomes.empty()) {
-    co_return;
-  }
-
-  std::vector<queue::Message> bounces;
-  if (auto dsn = make_bounce(message, *data, outcomes)) {
-    bounces.push_back(std::move(*dsn));
-  }
-  if (auto notice = make_delay_notice(message, *data, outcomes)) {
-    bounces.push_back(std::move(*notice));
-  }
-  const bool bouncing = !bounces.empty();
-  // The outcomes and the DSN they cause are one transaction: a crash cannot
-  // leave a bounced recipient without its bounce.
-  auto recorded = services_.spool.record_outcomes(message.id, message.envelope, outcomes,
-                                                  services_.clock.unix_now(), std::move(bounces));
-  if (!recorded) {
-    // Nothing recorded: the recipients stay due and are tried again (at-least-once).
-    log::error("delivery_record_failed",
-               {{"msg", message.id}, {"error", recorded.error().message}});
-    co_return;
-  }
-  for (const auto& outcome : outcomes) {
-    log::info("delivery_outcome", {{"msg", message.id},
-                                   {"tenant", message.envelope.tenant_id},
-                                   {"rcpt", address_of(message, outcome.idx)},
-                                   {"status", queue::to_string(outcome.status)},
-                                   {"remote", outcome.remote},
-                                   {"reply", outcome.reply}});
-  }
-  for (const auto& event : recorded->events) {
-    services_.events.publish(event);
-  }
-  if (bouncing) {
-    wake();
-  }
+  result.destination_failed = true;
+  co_return result;
 }
 
 // One notice per recipient, once it has waited delay_notice_after; the

@@ -61,14 +61,16 @@ struct PendingRecipient {
   RecipientStatus status = RecipientStatus::queued;
   std::optional<std::int64_t> first_failure_at;  // first temporary failure
   bool delay_notified = false;                   // a delay DSN went to the sender already
+  std::int64_t next_attempt_at = 0;              // due time (unix seconds); 0 = at once
 };
 
-// A message with due recipients, without its data (see Spool::data).
+// A message with due (or, from Spool::load_pending, pending) recipients,
+// without its data (see Spool::data).
 struct DueMessage {
   std::string id;
   Envelope envelope;  // recipients: all of them, indexed by idx
   std::uint64_t size = 0;
-  std::vector<PendingRecipient> recipients;  // only the due ones
+  std::vector<PendingRecipient> recipients;  // only the due (pending) ones
 };
 
 // The result of one attempt for one recipient. status must not be queued.

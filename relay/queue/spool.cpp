@@ -108,6 +108,10 @@ GROUP BY tenant_id, h;
     R"sql(
 CREATE INDEX events_tenant_id ON events (tenant_id, id);
 )sql",
+    // 6: the operator can hold a message: it stays queued but is not delivered.
+    R"sql(
+ALTER TABLE messages ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -436,6 +440,177 @@ void create_private_file(const fs::path& file) {
 
 }  // namespace
 
+namespace {
+
+// A DueMessage for a message just inserted: every recipient pending, due at once.
+DueMessage queued_view(const Message& m) {
+  DueMessage d{m.id, m.envelope, m.data.size(), {}};
+  for (std::size_t i = 0; i < m.envelope.recipients.size(); ++i) {
+    d.recipients.push_back(PendingRecipient{.idx = i,
+                                            .address = m.envelope.recipients[i],
+                                            .attempts = 0,
+                                            .status = RecipientStatus::queued,
+                                            .first_failure_at = std::nullopt,
+                                            .delay_notified = false,
+                                            .next_attempt_at = m.envelope.received_at});
+  }
+  return d;
+}
+
+Result<void> check_outcomes(std::string_view id, const std::vector<RecipientOutcome>& outcomes) {
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    if (outcomes[i].status == RecipientStatus::queued) {
+      return make_error("outcome for recipient " + std::to_string(outcomes[i].idx) +
+                        " of message " + std::string(id) + " has status queued");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (outcomes[j].idx == outcomes[i].idx) {
+        return make_error("two outcomes for recipient " + std::to_string(outcomes[i].idx) +
+                          " of message " + std::string(id));
+      }
+    }
+  }
+  return {};
+}
+
+// The body of one outcome record, inside the caller's transaction: the
+// recipients' rows, an event per outcome, the enqueued DSNs, the stats and,
+// once nothing is pending, the message's removal. Appends the DSNs' accepted
+// events to `accepted` and their views to `queued`.
+Result<void> write_outcomes(detail::Db& db,
+                            const OutcomeRecord& record,
+                            RecordedOutcomes& recorded,
+                            std::vector<events::DeliveryEvent>& accepted,
+                            std::vector<DueMessage>& queued) {
+  const std::string_view id = record.id;
+  const Envelope& envelope = record.envelope;
+  const std::int64_t now = record.now == 0 ? unix_now() : record.now;
+  if (auto r = check_outcomes(id, record.outcomes); !r) {
+    return r;
+  }
+  std::string tenant;
+  bool counted = true;
+  {
+    auto stmt = db.prepare("SELECT tenant_id, listener FROM messages WHERE id = ?1");
+    if (!stmt) {
+      return make_error(db.error_message());
+    }
+    stmt->bind(1, id);
+    if (stmt->step() != SQLITE_ROW) {
+      return make_error("no queued message '" + std::string(id) + "'");
+    }
+    tenant = stmt->column_text(0);
+    counted = stmt->column_text(1) != kBounceListener;
+  }
+  StatsDeltas counts;
+  if (!envelope.tenant_id.empty() && envelope.tenant_id != tenant) {
+    return make_error("message " + std::string(id) + " belongs to tenant '" + tenant + "', not '" +
+                      envelope.tenant_id + "'");
+  }
+  auto select =
+      db.prepare("SELECT address, status FROM recipients WHERE message_id = ?1 AND idx = ?2");
+  auto update = db.prepare(
+      "UPDATE recipients SET status = ?3, attempts = attempts + 1, "
+      "next_attempt_at = CASE WHEN ?3 = 'deferred' THEN ?4 ELSE NULL END, "
+      "last_reply = ?5, remote = ?6, updated_at = ?7, "
+      "first_failure_at = CASE WHEN ?3 = 'deferred' THEN COALESCE(first_failure_at, ?7) "
+      "ELSE first_failure_at END, "
+      "delay_notified = MAX(delay_notified, ?8) "
+      "WHERE message_id = ?1 AND idx = ?2");
+  auto insert_ev = db.prepare(kInsertEvent);
+  if (!select || !update || !insert_ev) {
+    return make_error("prepare: " + db.error_message());
+  }
+  const std::string message_id(id);
+  for (const auto& o : record.outcomes) {
+    const auto idx = static_cast<std::int64_t>(o.idx);
+    select->bind(1, id);
+    select->bind(2, idx);
+    if (select->step() != SQLITE_ROW) {
+      select->reset();
+      return make_error("message " + message_id + " has no recipient " + std::to_string(o.idx));
+    }
+    std::string address = select->column_text(0);
+    const auto current = parse_recipient_status(select->column_text(1));
+    select->reset();
+    if (!current || is_final(*current)) {
+      return make_error("recipient " + std::to_string(o.idx) + " of message " + message_id +
+                        " is already " + (current ? std::string(to_string(*current)) : "?"));
+    }
+    const std::string_view status = to_string(o.status);
+    update->bind(1, id);
+    update->bind(2, idx);
+    update->bind(3, status);
+    update->bind(4, o.next_attempt_at);
+    update->bind(5, o.reply);
+    update->bind(6, o.remote);
+    update->bind(7, now);
+    update->bind(8, static_cast<std::int64_t>(o.delay_notified ? 1 : 0));
+    const int rc = update->step();
+    update->reset();
+    if (rc != SQLITE_DONE) {
+      return make_error("update recipient: " + db.error_message());
+    }
+    events::DeliveryEvent event{.id = 0,
+                                .time = now,
+                                .type = *event_type_of(o.status),
+                                .tenant_id = tenant,
+                                .message_id = message_id,
+                                .recipient = std::move(address),
+                                .detail = o.reply,
+                                .remote = o.remote};
+    if (!insert_event(db, *insert_ev, event)) {
+      return make_error("insert event: " + db.error_message());
+    }
+    recorded.events.push_back(std::move(event));
+    if (counted) {
+      count_outcome(delta_for(counts, tenant, now), o.status);
+    }
+  }
+  if (!record.enqueue.empty()) {
+    auto statements = prepare_inserts(db);
+    if (!statements) {
+      return statements.error();
+    }
+    for (const auto& m : record.enqueue) {
+      if (auto r = insert_message(db, *statements, m, accepted); !r) {
+        return r;
+      }
+      count_commit(counts, m.envelope);
+      queued.push_back(queued_view(m));
+    }
+  }
+  if (auto r = write_stats(db, counts); !r) {
+    return r;
+  }
+  auto pending = db.prepare(
+      std::string("SELECT COUNT(*) FROM recipients WHERE message_id = ?1 AND ") + kPending);
+  if (!pending) {
+    return make_error(db.error_message());
+  }
+  pending->bind(1, id);
+  if (pending->step() != SQLITE_ROW) {
+    return make_error("count pending: " + db.error_message());
+  }
+  if (pending->column_int(0) == 0) {
+    for (const char* sql :
+         {"DELETE FROM recipients WHERE message_id = ?1", "DELETE FROM messages WHERE id = ?1"}) {
+      auto del = db.prepare(sql);
+      if (!del) {
+        return make_error(db.error_message());
+      }
+      del->bind(1, id);
+      if (del->step() != SQLITE_DONE) {
+        return make_error("delete message: " + db.error_message());
+      }
+    }
+    recorded.removed = true;
+  }
+  return {};
+}
+
+}  // namespace
+
 std::unique_ptr<Spool> Spool::open(const fs::path& state_dir) {
   std::error_code ec;
   if (fs::create_directories(state_dir, ec)) {
@@ -461,6 +636,11 @@ std::unique_ptr<Spool> Spool::open(const fs::path& state_dir) {
   // power loss, not only a crash.
   exec_or_throw(writer, "PRAGMA synchronous = FULL");
   exec_or_throw(writer, "PRAGMA foreign_keys = ON");
+  // Debian builds SQLite with secure_delete on, which rewrites every freed
+  // page with zeros: a delivered message's body was written twice more (WAL
+  // and checkpoint). FAST still clears what it can without extra I/O; the
+  // file is 0600 in a 0700 directory, like Postfix's queue files.
+  exec_or_throw(writer, "PRAGMA secure_delete = FAST");
   migrate(writer, file);
 
   auto reader = value_or_throw(detail::Db::open(file, SQLITE_OPEN_READWRITE), "open reader");
@@ -506,12 +686,13 @@ void Spool::enqueue(Pending pending) {
 
 void Spool::run() {
   std::vector<Pending> batch;
+  std::vector<PendingRecord> records;
   StatsDeltas counts;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      // Messages go at once; policy counts alone wait up to a second for a batch.
-      while (!stopping_ && pending_.empty()) {
+      // Messages and outcomes go at once; policy counts alone wait up to a second for a batch.
+      while (!stopping_ && pending_.empty() && records_.empty()) {
         if (policy_counts_.empty()) {
           wake_.wait(lock);
         } else if (wake_.wait_until(lock, policy_counts_since_ + kPolicyCountsDelay) ==
@@ -519,13 +700,14 @@ void Spool::run() {
           break;
         }
       }
-      if (pending_.empty() && policy_counts_.empty()) {
+      if (pending_.empty() && records_.empty() && policy_counts_.empty()) {
         return;  // stopping, and everything handed in before stop() is committed
       }
       batch.swap(pending_);
+      records.swap(records_);
       counts.swap(policy_counts_);
     }
-    const error_code ec = write_batch(batch, counts);
+    const error_code ec = write_batch(batch, records, counts);
     if (!ec && !batch.empty()) {
       batches_.fetch_add(1, std::memory_order_relaxed);
       commits_.fetch_add(batch.size(), std::memory_order_relaxed);
@@ -534,6 +716,7 @@ void Spool::run() {
       complete(pending, ec);
     }
     batch.clear();
+    records.clear();
     if (ec && !counts.empty()) {
       // Kept for the next try (a second later), not lost with the batch.
       std::lock_guard lock(mutex_);
@@ -550,8 +733,15 @@ void Spool::run() {
   }
 }
 
-error_code Spool::write_batch(const std::vector<Pending>& batch, StatsDeltas counts) {
+// One transaction, one fsync: the new messages, then each outcome record
+// inside its own savepoint (a record that fails, e.g. for a message the
+// operator deleted meanwhile, is undone alone), then the counters.
+error_code Spool::write_batch(const std::vector<Pending>& batch,
+                              std::vector<PendingRecord>& records,
+                              StatsDeltas counts) {
   std::vector<events::DeliveryEvent> written;
+  std::vector<DueMessage> queued;
+  std::vector<Result<RecordedOutcomes>> recorded(records.size(), make_error("not written"));
   Result<void> result;
   {
     std::lock_guard lock(writer_mutex_);
@@ -565,18 +755,53 @@ error_code Spool::write_batch(const std::vector<Pending>& batch, StatsDeltas cou
           return r;
         }
         count_commit(counts, pending.message.envelope);
+        queued.push_back(queued_view(pending.message));
+      }
+      for (std::size_t i = 0; i < records.size(); ++i) {
+        if (auto r = writer_.exec("SAVEPOINT outcome"); !r) {
+          return r;
+        }
+        RecordedOutcomes out;
+        std::vector<events::DeliveryEvent> accepted;
+        std::vector<DueMessage> dsns;
+        auto r = write_outcomes(writer_, records[i].record, out, accepted, dsns);
+        if (!r) {
+          if (auto undo = writer_.exec("ROLLBACK TO outcome"); !undo) {
+            return undo;
+          }
+          recorded[i] = r.error();
+        } else {
+          recorded[i] = std::move(out);
+          written.insert(written.end(), std::make_move_iterator(accepted.begin()),
+                         std::make_move_iterator(accepted.end()));
+          queued.insert(queued.end(), std::make_move_iterator(dsns.begin()),
+                        std::make_move_iterator(dsns.end()));
+        }
+        if (auto r2 = writer_.exec("RELEASE outcome"); !r2) {
+          return r2;
+        }
       }
       return write_stats(writer_, counts);
     });
   }
   if (!result) {
-    log::error("queue_commit_failed",
-               {{"messages", batch.size()}, {"error", result.error().message}});
+    log::error("queue_commit_failed", {{"messages", batch.size()},
+                                       {"outcomes", records.size()},
+                                       {"error", result.error().message}});
+    for (auto& record : records) {
+      record.done(result.error());
+    }
     return make_error_code(boost::system::errc::io_error);
   }
-  if (!batch.empty()) {
+  if (!written.empty()) {
     publish(written);
+  }
+  if (!queued.empty()) {
+    announce(std::move(queued));
     wake();
+  }
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    records[i].done(std::move(recorded[i]));
   }
   return {};
 }
@@ -688,6 +913,102 @@ void Spool::set_event_bus(const events::EventBus* bus) {
 void Spool::set_wakeup(std::function<void()> wakeup) {
   std::lock_guard lock(hooks_mutex_);
   wakeup_ = std::move(wakeup);
+}
+
+void Spool::set_hooks(SpoolHooks hooks) {
+  std::lock_guard lock(hooks_mutex_);
+  hooks_ = std::move(hooks);
+}
+
+void Spool::announce_removed(std::string id) const {
+  std::function<void(std::string)> hook;
+  {
+    std::lock_guard lock(hooks_mutex_);
+    hook = hooks_.removed;
+  }
+  if (hook) {
+    hook(std::move(id));
+  }
+}
+
+void Spool::announce_queued(std::vector<DueMessage> queued) const {
+  announce(std::move(queued));
+}
+
+void Spool::announce(std::vector<DueMessage> queued) const {
+  std::function<void(std::vector<DueMessage>)> hook;
+  {
+    std::lock_guard lock(hooks_mutex_);
+    hook = hooks_.queued;
+  }
+  if (hook && !queued.empty()) {
+    hook(std::move(queued));
+  }
+}
+
+std::vector<DueMessage> Spool::load_pending() const {
+  std::vector<DueMessage> out;
+  std::lock_guard lock(reader_mutex_);
+  auto& db = reader_;
+  if (!db.exec("BEGIN")) {  // one snapshot
+    return out;
+  }
+  // Both sorted by message id: one merge pass, no query per message.
+  auto message = db.prepare(
+      "SELECT id, tenant_id, credential, listener, client_address, helo, original_destination, "
+      "mail_from, body_type, smtputf8, received_at, size FROM messages WHERE held = 0 "
+      "ORDER BY id");
+  auto rcpt = db.prepare(
+      "SELECT message_id, idx, address, status, attempts, next_attempt_at, first_failure_at, "
+      "delay_notified FROM recipients ORDER BY message_id, idx");
+  if (!message || !rcpt) {
+    log::error("queue_load_failed", {{"error", db.error_message()}});
+    (void)db.exec("COMMIT");
+    return out;
+  }
+  bool rcpt_row = rcpt->step() == SQLITE_ROW;
+  while (message->step() == SQLITE_ROW) {
+    DueMessage d;
+    d.id = message->column_text(0);
+    Envelope& e = d.envelope;
+    e.tenant_id = message->column_text(1);
+    e.credential = message->column_text(2);
+    e.listener = message->column_text(3);
+    e.client_address = message->column_text(4);
+    e.helo = message->column_text(5);
+    e.original_destination = message->column_text(6);
+    e.mail_from = message->column_text(7);
+    e.body_type = message->column_text(8);
+    e.smtputf8 = message->column_int(9) != 0;
+    e.received_at = message->column_int(10);
+    d.size = static_cast<std::uint64_t>(message->column_int(11));
+    while (rcpt_row && rcpt->column_text(0) < d.id) {
+      rcpt_row = rcpt->step() == SQLITE_ROW;  // a recipient without its message: skipped
+    }
+    while (rcpt_row && rcpt->column_text(0) == d.id) {
+      e.recipients.push_back(rcpt->column_text(2));
+      const auto status = parse_recipient_status(rcpt->column_text(3));
+      if (status && !is_final(*status)) {
+        PendingRecipient p;
+        p.idx = static_cast<std::size_t>(rcpt->column_int(1));
+        p.address = e.recipients.back();
+        p.attempts = static_cast<int>(rcpt->column_int(4));
+        p.status = *status;
+        p.next_attempt_at = rcpt->column_is_null(5) ? 0 : rcpt->column_int(5);
+        if (!rcpt->column_is_null(6)) {
+          p.first_failure_at = rcpt->column_int(6);
+        }
+        p.delay_notified = rcpt->column_int(7) != 0;
+        d.recipients.push_back(std::move(p));
+      }
+      rcpt_row = rcpt->step() == SQLITE_ROW;
+    }
+    if (!d.recipients.empty()) {
+      out.push_back(std::move(d));
+    }
+  }
+  (void)db.exec("COMMIT");
+  return out;
 }
 
 void Spool::publish(const std::vector<events::DeliveryEvent>& written) const {
@@ -854,153 +1175,36 @@ Result<RecordedOutcomes> Spool::record_outcomes(std::string_view id,
                                                 const std::vector<RecipientOutcome>& outcomes,
                                                 std::int64_t now,
                                                 std::vector<Message> enqueue) {
-  if (now == 0) {
-    now = unix_now();
-  }
-  for (std::size_t i = 0; i < outcomes.size(); ++i) {
-    if (outcomes[i].status == RecipientStatus::queued) {
-      return make_error("outcome for recipient " + std::to_string(outcomes[i].idx) +
-                        " of message " + std::string(id) + " has status queued");
-    }
-    for (std::size_t j = 0; j < i; ++j) {
-      if (outcomes[j].idx == outcomes[i].idx) {
-        return make_error("two outcomes for recipient " + std::to_string(outcomes[i].idx) +
-                          " of message " + std::string(id));
-      }
-    }
-  }
+  const OutcomeRecord record{std::string(id), envelope, outcomes, now, std::move(enqueue)};
   RecordedOutcomes recorded;
   std::vector<events::DeliveryEvent> accepted;
-  std::lock_guard lock(writer_mutex_);
-  auto& db = writer_;
-  auto result = in_transaction(db, [&]() -> Result<void> {
-    std::string tenant;
-    bool counted = true;
-    {
-      auto stmt = db.prepare("SELECT tenant_id, listener FROM messages WHERE id = ?1");
-      if (!stmt) {
-        return make_error(db.error_message());
-      }
-      stmt->bind(1, id);
-      if (stmt->step() != SQLITE_ROW) {
-        return make_error("no queued message '" + std::string(id) + "'");
-      }
-      tenant = stmt->column_text(0);
-      counted = stmt->column_text(1) != kBounceListener;
+  std::vector<DueMessage> queued;
+  {
+    std::lock_guard lock(writer_mutex_);
+    auto result = in_transaction(
+        writer_, [&] { return write_outcomes(writer_, record, recorded, accepted, queued); });
+    if (!result) {
+      return result.error();
     }
-    StatsDeltas counts;
-    if (!envelope.tenant_id.empty() && envelope.tenant_id != tenant) {
-      return make_error("message " + std::string(id) + " belongs to tenant '" + tenant +
-                        "', not '" + envelope.tenant_id + "'");
-    }
-    auto select =
-        db.prepare("SELECT address, status FROM recipients WHERE message_id = ?1 AND idx = ?2");
-    auto update = db.prepare(
-        "UPDATE recipients SET status = ?3, attempts = attempts + 1, "
-        "next_attempt_at = CASE WHEN ?3 = 'deferred' THEN ?4 ELSE NULL END, "
-        "last_reply = ?5, remote = ?6, updated_at = ?7, "
-        "first_failure_at = CASE WHEN ?3 = 'deferred' THEN COALESCE(first_failure_at, ?7) "
-        "ELSE first_failure_at END, "
-        "delay_notified = MAX(delay_notified, ?8) "
-        "WHERE message_id = ?1 AND idx = ?2");
-    auto insert_ev = db.prepare(kInsertEvent);
-    if (!select || !update || !insert_ev) {
-      return make_error("prepare: " + db.error_message());
-    }
-    const std::string message_id(id);
-    for (const auto& o : outcomes) {
-      const auto idx = static_cast<std::int64_t>(o.idx);
-      select->bind(1, id);
-      select->bind(2, idx);
-      if (select->step() != SQLITE_ROW) {
-        select->reset();
-        return make_error("message " + message_id + " has no recipient " + std::to_string(o.idx));
-      }
-      std::string address = select->column_text(0);
-      const auto current = parse_recipient_status(select->column_text(1));
-      select->reset();
-      if (!current || is_final(*current)) {
-        return make_error("recipient " + std::to_string(o.idx) + " of message " + message_id +
-                          " is already " + (current ? std::string(to_string(*current)) : "?"));
-      }
-      const std::string_view status = to_string(o.status);
-      update->bind(1, id);
-      update->bind(2, idx);
-      update->bind(3, status);
-      update->bind(4, o.next_attempt_at);
-      update->bind(5, o.reply);
-      update->bind(6, o.remote);
-      update->bind(7, now);
-      update->bind(8, static_cast<std::int64_t>(o.delay_notified ? 1 : 0));
-      const int rc = update->step();
-      update->reset();
-      if (rc != SQLITE_DONE) {
-        return make_error("update recipient: " + db.error_message());
-      }
-      events::DeliveryEvent event{.id = 0,
-                                  .time = now,
-                                  .type = *event_type_of(o.status),
-                                  .tenant_id = tenant,
-                                  .message_id = message_id,
-                                  .recipient = std::move(address),
-                                  .detail = o.reply,
-                                  .remote = o.remote};
-      if (!insert_event(db, *insert_ev, event)) {
-        return make_error("insert event: " + db.error_message());
-      }
-      recorded.events.push_back(std::move(event));
-      if (counted) {
-        count_outcome(delta_for(counts, tenant, now), o.status);
-      }
-    }
-    if (!enqueue.empty()) {
-      auto statements = prepare_inserts(db);
-      if (!statements) {
-        return statements.error();
-      }
-      for (const auto& m : enqueue) {
-        if (auto r = insert_message(db, *statements, m, accepted); !r) {
-          return r;
-        }
-        count_commit(counts, m.envelope);
-      }
-    }
-    if (auto r = write_stats(db, counts); !r) {
-      return r;
-    }
-    auto pending = db.prepare(
-        std::string("SELECT COUNT(*) FROM recipients WHERE message_id = ?1 AND ") + kPending);
-    if (!pending) {
-      return make_error(db.error_message());
-    }
-    pending->bind(1, id);
-    if (pending->step() != SQLITE_ROW) {
-      return make_error("count pending: " + db.error_message());
-    }
-    if (pending->column_int(0) == 0) {
-      for (const char* sql :
-           {"DELETE FROM recipients WHERE message_id = ?1", "DELETE FROM messages WHERE id = ?1"}) {
-        auto del = db.prepare(sql);
-        if (!del) {
-          return make_error(db.error_message());
-        }
-        del->bind(1, id);
-        if (del->step() != SQLITE_DONE) {
-          return make_error("delete message: " + db.error_message());
-        }
-      }
-      recorded.removed = true;
-    }
-    return {};
-  });
-  if (!result) {
-    return result.error();
   }
   if (!accepted.empty()) {
     publish(accepted);
+    announce(std::move(queued));
     wake();
   }
   return recorded;
+}
+
+void Spool::async_record(OutcomeRecord record, RecordDone done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      records_.push_back(PendingRecord{std::move(record), std::move(done)});
+      wake_.notify_one();
+      return;
+    }
+  }
+  done(make_error("the queue is stopping"));
 }
 
 Result<bool> Spool::retry_now(std::string_view id) {
@@ -1030,6 +1234,14 @@ Result<bool> Spool::retry_now(std::string_view id) {
   }
   // A queued message always has a pending recipient, so no change means no message.
   if (found) {
+    std::function<void(std::string)> hook;
+    {
+      std::lock_guard lock(hooks_mutex_);
+      hook = hooks_.retry_now;
+    }
+    if (hook) {
+      hook(std::string(id));
+    }
     wake();
   }
   return found;
@@ -1100,6 +1312,14 @@ Result<bool> Spool::remove(std::string_view id, std::int64_t now) {
   if (found) {
     log::info("queue_message_deleted", {{"msg", id}, {"recipients", written.size()}});
     publish(written);
+    std::function<void(std::string)> hook;
+    {
+      std::lock_guard lock(hooks_mutex_);
+      hook = hooks_.removed;
+    }
+    if (hook) {
+      hook(std::string(id));
+    }
   }
   return found;
 }

@@ -83,6 +83,25 @@ struct StatsRow {
   bool operator==(const StatsRow&) const = default;
 };
 
+// One delivery attempt's outcomes for one message, recorded through the
+// committer (see Spool::async_record).
+struct OutcomeRecord {
+  std::string id;
+  Envelope envelope;
+  std::vector<RecipientOutcome> outcomes;
+  std::int64_t now = 0;          // 0 = the system clock
+  std::vector<Message> enqueue;  // DSNs caused by these outcomes, queued in the same transaction
+};
+
+// What the delivery engine hears from the spool, on the thread that wrote it
+// (the committer, or the caller of retry_now/remove).
+struct SpoolHooks {
+  // Messages just committed (tenants' mail and our DSNs), every recipient pending.
+  std::function<void(std::vector<DueMessage>)> queued;
+  std::function<void(std::string)> retry_now;  // the message's pending recipients are due now
+  std::function<void(std::string)> removed;    // the operator deleted the message
+};
+
 // Counters that come from outside the queue's own writes.
 enum class PolicyCount { suppressed, rejected_limits, complained };
 
@@ -117,6 +136,14 @@ class Spool {
         token, std::move(m));
   }
 
+  // Records a delivery attempt's outcomes (as record_outcomes) in the
+  // committer's next batch: many attempts share one transaction and one
+  // fsync, and the caller's thread never waits on the disk. done runs on the
+  // committer thread once the batch is durable (or failed: nothing of this
+  // record written; other records of the batch are unaffected).
+  using RecordDone = std::function<void(Result<RecordedOutcomes>)>;
+  void async_record(OutcomeRecord record, RecordDone done);
+
   // Commits what is pending, then stops the committer; later async_commit
   // calls complete with operation_aborted. Idempotent.
   void stop();
@@ -143,6 +170,17 @@ class Spool {
   // messages were committed and after retry_now(), from the thread that did it.
   void set_event_bus(const events::EventBus* bus);
   void set_wakeup(std::function<void()> wakeup);
+  void set_hooks(SpoolHooks hooks);
+
+  // For queue tools that change the spool through their own connection
+  // (hold, release): tell the delivery engine, as the spool's own writes do.
+  void announce_removed(std::string id) const;
+  void announce_queued(std::vector<DueMessage> queued) const;
+
+  // Every message not held with pending recipients (each with its next_attempt_at),
+  // for the delivery engine to rebuild its schedule at start. One pass in
+  // id order; blocking: start-up only.
+  std::vector<DueMessage> load_pending() const;
 
   // Messages with recipients queued|deferred and next_attempt_at <= now (NULL
   // counts as due), oldest message first, at most `limit` messages, skipping
@@ -219,6 +257,10 @@ class Spool {
     CommitHandler handler;
     boost::asio::any_completion_executor work;
   };
+  struct PendingRecord {
+    OutcomeRecord record;
+    RecordDone done;
+  };
 
   // Policy counts not written yet, by (tenant, hour).
   using StatsDeltas = std::map<std::pair<std::string, std::int64_t>, StatsRow, std::less<>>;
@@ -227,10 +269,13 @@ class Spool {
 
   void enqueue(Pending pending);
   void run();
-  boost::system::error_code write_batch(const std::vector<Pending>& batch, StatsDeltas counts);
+  boost::system::error_code write_batch(const std::vector<Pending>& batch,
+                                        std::vector<PendingRecord>& records,
+                                        StatsDeltas counts);
   static void complete(Pending& pending, boost::system::error_code ec);
   void publish(const std::vector<events::DeliveryEvent>& written) const;
   void wake() const;
+  void announce(std::vector<DueMessage> queued) const;
 
   std::filesystem::path path_;
   std::mutex writer_mutex_;  // the committer and the synchronous writers
@@ -241,10 +286,12 @@ class Spool {
   mutable std::mutex hooks_mutex_;
   const events::EventBus* bus_ = nullptr;
   std::function<void()> wakeup_;
+  SpoolHooks hooks_;
 
   mutable std::mutex mutex_;  // pending_, policy_counts_, stopping_
   std::condition_variable wake_;
   std::vector<Pending> pending_;
+  std::vector<PendingRecord> records_;
   StatsDeltas policy_counts_;
   std::chrono::steady_clock::time_point policy_counts_since_{};  // the oldest unwritten count
   bool stopping_ = false;

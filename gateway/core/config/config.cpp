@@ -9,6 +9,14 @@ std::string Endpoint::to_string() const {
   return host + ":" + std::to_string(port);
 }
 
+bool destination_matches(std::string_view pattern, std::string_view domain) {
+  if (pattern.starts_with("*.")) {
+    const std::string_view suffix = pattern.substr(1);  // ".example.com"
+    return domain.size() > suffix.size() && domain.ends_with(suffix);
+  }
+  return pattern == domain;
+}
+
 std::string_view to_string(TlsPolicyKind kind) {
   switch (kind) {
     case TlsPolicyKind::opportunistic:

@@ -135,6 +135,16 @@ struct TenantSourceAddress {
   std::string address;  // IP literal
 };
 
+// Shaping of the destinations (recipient domains) a rule matches: "example.com"
+// is that domain, "*.example.com" any of its subdomains. 0 = the default.
+struct DestinationRule {
+  std::string match;
+  std::size_t max_connections = 0;              // 0 = delivery.max_per_destination
+  std::size_t max_messages_per_connection = 0;  // 0 = unlimited
+};
+// Lower-case domain against a rule's pattern (lower-case, as loaded).
+bool destination_matches(std::string_view pattern, std::string_view domain);
+
 struct DeliveryConfig {
   std::optional<Endpoint> resolver;  // nullopt = the system resolver
   seconds max_age{5 * 24 * 3600};
@@ -153,8 +163,13 @@ struct DeliveryConfig {
   seconds connect_timeout{30};
   seconds command_timeout{5 * 60};  // RFC 5321 4.5.3.2: MAIL, RCPT and the other commands
   seconds data_timeout{10 * 60};    // RFC 5321 4.5.3.2.6: the reply to the final "."
-  seconds queue_scan_interval{10};
-  double retry_jitter = 0.1;  // each retry delay is scaled by a random factor in [1-j, 1+j]
+  seconds queue_scan_interval{10};  // accepted for old files; the engine no longer scans
+  double retry_jitter = 0.1;        // each retry delay is scaled by a random factor in [1-j, 1+j]
+  std::vector<DestinationRule> destinations;  // first match wins
+  // A destination failing as a whole (no route, refused, 421) waits this
+  // long before one probe, doubling on each failed probe up to backoff_max.
+  seconds backoff_initial{60};
+  seconds backoff_max{20 * 60};
 };
 
 struct FirewallConfig {

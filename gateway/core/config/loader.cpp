@@ -528,6 +528,38 @@ void fraction(Diagnostics& d, const Value& v, double& out) {
   }
 }
 
+void parse_destination_rules(Diagnostics& d, const Value& v, std::vector<DestinationRule>& out) {
+  SeenValues patterns;
+  for (const auto& item : detail::read_list(d, v)) {
+    MapReader r(d, item);
+    DestinationRule rule;
+    std::optional<std::string> pattern;
+    if (auto value = r.require("match")) {
+      auto s = detail::read_string(d, *value);
+      const std::string_view name =
+          s ? std::string_view(*s).substr(s->starts_with("*.") ? 2 : 0) : std::string_view{};
+      if (s && !is_host_name(name)) {
+        d.error(value->line, value->path,
+                quote_value(*s) + " is not a domain or *.domain (a host name after '*.')");
+      } else if (s) {
+        std::string folded = *s;
+        std::transform(folded.begin(), folded.end(), folded.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        if (patterns.first(d, *value, folded)) {
+          pattern = std::move(folded);
+        }
+      }
+    }
+    r.number("max_connections", rule.max_connections, 1, 100'000);
+    r.number("max_messages_per_connection", rule.max_messages_per_connection, 1, 1'000'000);
+    r.finish();
+    if (pattern) {
+      rule.match = *pattern;
+      out.push_back(std::move(rule));
+    }
+  }
+}
+
 void parse_delivery(Diagnostics& d, const Value& v, DeliveryConfig& out) {
   MapReader r(d, v);
   if (auto resolver = r.find("resolver")) {
@@ -555,6 +587,13 @@ void parse_delivery(Diagnostics& d, const Value& v, DeliveryConfig& out) {
   r.duration("queue_scan_interval", out.queue_scan_interval, seconds{1}, kHour);
   if (auto jitter = r.find("retry_jitter")) {
     fraction(d, *jitter, out.retry_jitter);
+  }
+  parse_destination_rules(d, r.section("destinations"), out.destinations);
+  r.duration("backoff_initial", out.backoff_initial, seconds{1}, kDay);
+  r.duration("backoff_max", out.backoff_max, seconds{1}, kDay);
+  if (out.backoff_initial > out.backoff_max) {
+    auto at = r.section("backoff_initial");
+    d.error(at.line, at.path, "is more than backoff_max");
   }
   if (out.max_per_destination > out.max_concurrency) {
     auto at = r.section("max_per_destination");

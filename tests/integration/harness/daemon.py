@@ -79,7 +79,9 @@ class Daemon:
     def start(self, timeout=20):
         with open(self.log_path, "a") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
-                self._prefix() + [os.path.join(self.bin_dir, "portcullisd"), "--config", self.config_path],
+                # PORTCULLISD_WRAPPER (e.g. "gdb -batch -ex run -ex bt --args") to debug a test.
+                self._prefix() + os.environ.get("PORTCULLISD_WRAPPER", "").split()
+                + [os.path.join(self.bin_dir, "portcullisd"), "--config", self.config_path],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -139,4 +141,9 @@ class Daemon:
 
     def cleanup(self):
         self.stop()
+        # KEEP_DAEMON_LOG=DIR keeps each daemon's log of a run there, for a look.
+        if os.environ.get("KEEP_DAEMON_LOG"):
+            os.makedirs(os.environ["KEEP_DAEMON_LOG"], exist_ok=True)
+            shutil.copy(self.log_path, os.path.join(os.environ["KEEP_DAEMON_LOG"],
+                                                    os.path.basename(self.workdir) + ".log"))
         shutil.rmtree(self.workdir, ignore_errors=True)
