@@ -44,6 +44,14 @@ CredentialVerifier::~CredentialVerifier() {
   stopping_.store(true, std::memory_order_relaxed);
   lookup_pool_.join();  // may still post to pool_
   pool_.join();
+  const auto stats = cache_.stats();
+  log::info("auth_cache_stats", {{"hits", stats.hits},
+                                 {"misses", stats.misses},
+                                 {"insertions", stats.insertions},
+                                 {"evictions", stats.evictions},
+                                 {"expirations", stats.expirations},
+                                 {"invalidations", stats.invalidations},
+                                 {"size", stats.size}});
 }
 
 CredentialVerifier::Lookup CredentialVerifier::lookup(std::string_view username,
@@ -79,6 +87,17 @@ AuthOutcome CredentialVerifier::check_password(
     const std::optional<store::CredentialSecret>& secret) {
   if (stopping_.load(std::memory_order_relaxed)) {
     return AuthOutcome{};
+  }
+  // Many connections of one client miss together (at start, when the entry
+  // expires): while the first ones hash, the rest wait in this queue. Look
+  // again before hashing, so the herd costs one argon2id per thread, not one
+  // per connection. Only the right password can hit here, as in lookup().
+  if (secret) {
+    if (auto hit = cache_.find(username, password, secret->password_hash)) {
+      return AuthOutcome{.status = AuthOutcome::Status::ok,
+                         .tenant_id = std::move(hit->tenant_id),
+                         .username = std::move(hit->username)};
+    }
   }
   try {
     const std::string& hash = secret ? secret->password_hash : dummy_hash_;

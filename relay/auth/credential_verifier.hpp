@@ -15,7 +15,10 @@
 //    unknown or revoked username costs the same as a known one (it is
 //    verified against a dummy hash), so response time does not reveal which
 //    usernames exist; a wrong password costs the same whether or not the
-//    username is cached. Only a success is remembered.
+//    username is cached. Only a success is remembered. The cache is checked
+//    again just before hashing: connections of one client that missed
+//    together (cold start, expiry) then cost one argon2id per thread, not
+//    one each.
 // Bounded: beyond max_lookups logins in the first stage or max_pending
 // argon2id verifications in the second, new ones fail at once as
 // temporary_failure. Lockout (AuthLimiter) is the caller's, before and after

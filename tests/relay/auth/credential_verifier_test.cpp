@@ -117,8 +117,9 @@ TEST_F(CredentialVerifierTest, CompletesOnTheCallersExecutorNotThePool) {
 }
 
 TEST_F(CredentialVerifierTest, LookupOverloadIsATemporaryFailure) {
+  // A full lookup stage (here: room for none) answers at once, before the store.
   CredentialVerifier::Settings settings;
-  settings.max_lookups = 1;
+  settings.max_lookups = 0;
   CredentialVerifier verifier(*store_, clock_, settings);
   asio::io_context io;
   std::vector<Status> statuses;
@@ -129,8 +130,8 @@ TEST_F(CredentialVerifierTest, LookupOverloadIsATemporaryFailure) {
   }
   io.run();
   ASSERT_EQ(statuses.size(), 3u);
-  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), Status::ok), 1);
-  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), Status::temporary_failure), 2);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), Status::temporary_failure), 3);
+  EXPECT_EQ(verifier.cache_stats().misses, 0u);  // the cache was never consulted
 }
 
 TEST_F(CredentialVerifierTest, Argon2QueueOverloadIsATemporaryFailure) {
@@ -278,6 +279,27 @@ TEST_F(CredentialVerifierTest, TheSynchronousFormUsesTheCacheToo) {
   EXPECT_EQ(verifier.verify(username_, password_).status, Status::ok);
   EXPECT_EQ(verifier.verify(username_, password_ + "x").status, Status::bad_credentials);
   EXPECT_EQ(verifier.cache_stats().hits, 1u);
+}
+
+TEST_F(CredentialVerifierTest, ConcurrentMissesForOneLoginHashOncePerThread) {
+  // Ten connections of one client arrive together on a cold cache: they all
+  // miss the lookup, but one argon2id thread hashes only the first; the rest
+  // find its result when their turn comes.
+  CredentialVerifier::Settings settings;
+  settings.threads = 1;
+  CredentialVerifier verifier(*store_, clock_, settings);
+  asio::io_context io;
+  std::vector<Status> statuses;
+  for (int i = 0; i < 10; ++i) {
+    verifier.async_verify(username_, password_, asio::bind_executor(io, [&](AuthOutcome outcome) {
+                            statuses.push_back(outcome.status);
+                          }));
+  }
+  io.run();
+  ASSERT_EQ(statuses.size(), 10u);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), Status::ok), 10);
+  EXPECT_EQ(verifier.cache_stats().insertions, 1u);
+  EXPECT_EQ(verifier.cache_stats().hits, 9u);
 }
 
 TEST_F(CredentialVerifierTest, ACacheHitDoesNotWaitForArgon2Misses) {
