@@ -11,9 +11,14 @@ namespace {
 using std::chrono::steady_clock;
 
 // The oldest first (events_time index), a bounded number per transaction.
+// The newest event always stays: events.id is a plain INTEGER PRIMARY KEY,
+// so SQLite numbers a new row max(id) + 1, and an emptied table would hand
+// out ids again from 1, below the webhook dispatcher's cursors (which then
+// would never send those events). Keeping the maximum keeps ids increasing.
 constexpr const char* kDeleteEvents =
     "DELETE FROM events WHERE id IN "
-    "(SELECT id FROM events WHERE time < ?1 ORDER BY time LIMIT ?2)";
+    "(SELECT id FROM events WHERE time < ?1 AND id < (SELECT MAX(id) FROM events) "
+    "ORDER BY time LIMIT ?2)";
 // stats_hourly is keyed (tenant_id, hour): walk the tenants along the key and
 // delete each one's old hours by an index range, never a table scan.
 constexpr const char* kNextStatsTenant =
