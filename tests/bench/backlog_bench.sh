@@ -32,6 +32,18 @@ PF_NEXT_HOP=$(free_port)   # closed until that side's drain starts
 PC_NEXT_HOP=$(free_port)
 PC_PORT=$(free_port)
 PF_PORT=$(free_port)
+if [[ $ONLY != postfix ]] && ! pc_has_retry_now; then
+  # No flush command: the retry schedule must bring the mail back soon after
+  # the next hop is up. An engine that backs off a failing destination as a
+  # whole (delivery.backoff_initial/backoff_max, default up to 20 min) would
+  # otherwise sit out its backoff; make that as short as the schedule.
+  backoff="  backoff_initial: $PC_RETRY
+  backoff_max: $PC_RETRY"
+  if pc_accepts_delivery_yaml "$backoff"; then
+    PC_DELIVERY_YAML=$backoff
+    PC_BACKOFF_NOTE="delivery.backoff_initial = backoff_max = $PC_RETRY"
+  fi
+fi
 [[ $ONLY != postfix ]] && pc_start "$PC_PORT" "$PC_NEXT_HOP"
 [[ $ONLY != portcullis ]] && pf_start "$PF_PORT" "$PF_NEXT_HOP"
 mkdir -m 777 "$WORK/dump"   # smtp-sink writes as nobody
@@ -82,14 +94,14 @@ if [[ $ONLY != postfix ]]; then
   if pc_has_retry_now; then
     PC_FLUSH=(pc_ctl queue retry-now --all)
   else
-    bench_log "portcullisctl has no 'queue retry-now': relying on the retry schedule [$PC_RETRY]"
+    bench_log "portcullisctl has no 'queue retry-now': relying on the retry schedule [$PC_RETRY]${PC_BACKOFF_NOTE:+, $PC_BACKOFF_NOTE}"
     PC_FLUSH=(true)
   fi
   drain portcullis "$PC_NEXT_HOP" "${PC_FLUSH[@]}"
   pc_wait_empty 120 || bench_log "portcullis queue not empty after the drain: $(pc_queued)"
 fi
 
-python3 - "$WORK" "$BACKLOG" "${PF_ACCEPT:-}" "${PC_ACCEPT:-}" "${PC_FLUSH[*]:-}" <<'EOF'
+python3 - "$WORK" "$BACKLOG" "${PF_ACCEPT:-}" "${PC_ACCEPT:-}" "${PC_FLUSH[*]:-}${PC_BACKOFF_NOTE:+ (retry schedule; $PC_BACKOFF_NOTE)}" <<'EOF'
 import collections, os, re, sys
 
 work, n = sys.argv[1], int(sys.argv[2])

@@ -64,8 +64,13 @@ bench_init() {
   [[ -x $src/portcullisd && -x $src/portcullisctl ]] || bench_die "no portcullisd/portcullisctl in $src"
   BIN=$WORK/bin
   mkdir -p "$BIN"
-  # The lock keeps ninja from relinking the binaries halfway through the copy.
-  flock /tmp/portcullis-ninja.lock cp "$src/portcullisd" "$src/portcullisctl" "$BIN/"
+  # The lock keeps ninja from relinking the binaries halfway through the copy
+  # (only needed when the directory is a ninja build's output).
+  if [[ -e $src/../build.ninja ]]; then
+    flock /tmp/portcullis-ninja.lock cp -p "$src/portcullisd" "$src/portcullisctl" "$BIN/"
+  else
+    cp -p "$src/portcullisd" "$src/portcullisctl" "$BIN/"
+  fi
   bench_log "binaries copied from $src (portcullisd $(stat -c '%y' "$src/portcullisd" | cut -d. -f1))"
 }
 
@@ -78,6 +83,32 @@ bench_init() {
 #      PC_MAX_CONNECTIONS (1000), PC_DELIVERY_YAML (extra lines under delivery:,
 #      indented by two spaces, e.g. "  max_per_destination: 20").
 pc_start() {
+  pc_write_config "$@"
+  "$BIN/portcullisd" --config "$PC_CONF" >"$PC_DIR/daemon.log" 2>&1 &
+  PC_PID=$!
+  BENCH_PIDS+=("$PC_PID")
+  for _ in $(seq 300); do
+    pc_ctl --json tenant list >/dev/null 2>&1 && break
+    kill -0 "$PC_PID" 2>/dev/null || { tail -20 "$PC_DIR/daemon.log" >&2; bench_die "portcullisd exited"; }
+    sleep 0.1
+  done
+  pc_ctl tenant add bench --plan bench --subnet 127.0.0.0/8 --mode redirect >/dev/null ||
+    bench_die "tenant add failed"
+}
+
+# pc_accepts_delivery_yaml LINES: true if this portcullisd's --check accepts
+# LINES under delivery: (keys differ between engine versions; unknown keys are refused).
+pc_accepts_delivery_yaml() {
+  local saved=${PC_DELIVERY_YAML:-} ok=0
+  PC_DELIVERY_YAML=$1
+  pc_write_config 1 1
+  "$BIN/portcullisd" --config "$PC_CONF" --check >/dev/null 2>&1 || ok=1
+  PC_DELIVERY_YAML=$saved
+  return $ok
+}
+
+# pc_write_config INTERCEPT_PORT ROUTE_PORT: writes PC_CONF (see pc_start).
+pc_write_config() {
   local port=$1 route_port=$2 dns_port
   dns_port=$(free_port)   # nobody answers: routes need no DNS
   PC_DIR=$WORK/portcullis
@@ -117,16 +148,6 @@ plans:
     max_connections: $conns
     max_message_size: 25M
 EOF
-  "$BIN/portcullisd" --config "$PC_CONF" >"$PC_DIR/daemon.log" 2>&1 &
-  PC_PID=$!
-  BENCH_PIDS+=("$PC_PID")
-  for _ in $(seq 300); do
-    pc_ctl --json tenant list >/dev/null 2>&1 && break
-    kill -0 "$PC_PID" 2>/dev/null || { tail -20 "$PC_DIR/daemon.log" >&2; bench_die "portcullisd exited"; }
-    sleep 0.1
-  done
-  pc_ctl tenant add bench --plan bench --subnet 127.0.0.0/8 --mode redirect >/dev/null ||
-    bench_die "tenant add failed"
 }
 
 pc_ctl() { "$BIN/portcullisctl" --socket "$PC_DIR/control.sock" "$@"; }

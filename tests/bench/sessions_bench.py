@@ -399,9 +399,13 @@ def main():
     try:
         os.makedirs(os.path.join(work, "bin"))
         # The lock keeps ninja from relinking the binaries halfway through the copy.
-        subprocess.run(["flock", "/tmp/portcullis-ninja.lock", "cp",
-                        os.path.join(BIN_DIR, "portcullisd"), os.path.join(BIN_DIR, "portcullisctl"),
-                        os.path.join(work, "bin")], check=True)
+        # (only needed when the directory is a ninja build's output).
+        lock = ["flock", "/tmp/portcullis-ninja.lock"]
+        if not os.path.exists(os.path.join(BIN_DIR, "..", "build.ninja")):
+            lock = []
+        subprocess.run(lock + ["cp", "-p", os.path.join(BIN_DIR, "portcullisd"),
+                               os.path.join(BIN_DIR, "portcullisctl"), os.path.join(work, "bin")],
+                       check=True)
         print(f"sessions: {SESSIONS} idle sessions after EHLO from {SOURCE_IPS} source addresses "
               f"127.0.1.x; machine {os.cpu_count()} CPUs")
         pc, pc_n = (float("nan"), 0)
