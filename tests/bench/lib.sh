@@ -182,7 +182,10 @@ pc_wait_empty() {
 
 # True if `portcullisctl queue` offers retry-now (the new queue tools).
 pc_has_retry_now() {
-  { "$BIN/portcullisctl" queue --help 2>&1; "$BIN/portcullisctl" --help 2>&1; } | grep -q 'retry-now'
+  # Not a pipe into grep -q: with pipefail, the writer's SIGPIPE would read as "absent".
+  local help
+  help=$({ "$BIN/portcullisctl" queue --help 2>&1; "$BIN/portcullisctl" --help 2>&1; } || true)
+  [[ $help == *"queue retry-now"* ]]
 }
 
 # --- Postfix ------------------------------------------------------------------
