@@ -4,6 +4,10 @@
 //
 //   auth_rate_bench_verifier [SECONDS]   (default 3 per figure)
 //
+// Built by tests/CMakeLists.txt like firewall_bench, once registered there:
+//   add_executable(auth_rate_bench_verifier bench/auth_rate_bench.cpp)
+//   target_link_libraries(auth_rate_bench_verifier PRIVATE portcullis::relay)
+//
 // Prints per second: store lookups (find_credential), cache hits through
 // verify() on one thread, cache hits through async_verify with 20 in flight
 // (the session's path: lookup stage and back to an io_context), and argon2id
