@@ -1,5 +1,6 @@
 #include "gateway/ctl/cli.hpp"
 
+#include <algorithm>
 #include <ostream>
 
 #include "gateway/core/config/loader.hpp"
@@ -169,8 +170,12 @@ std::optional<Args> parse_args(const CommandSpec& spec,
     }
     values.push_back(std::move(value));
   }
-  if (args.positionals.size() != spec.positionals.size()) {
-    if (args.positionals.size() < spec.positionals.size()) {
+  // A positional written "[ID]" is optional; optional ones come last.
+  const auto required = static_cast<std::size_t>(
+      std::count_if(spec.positionals.begin(), spec.positionals.end(),
+                    [](const std::string& p) { return !p.starts_with('['); }));
+  if (args.positionals.size() < required || args.positionals.size() > spec.positionals.size()) {
+    if (args.positionals.size() < required) {
       error.message = "missing " + spec.positionals[args.positionals.size()];
     } else {
       error.message = "unexpected argument '" + args.positionals[spec.positionals.size()] + "'";

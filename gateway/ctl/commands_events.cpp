@@ -60,7 +60,66 @@ Result<void> queue_retry(CommandContext& ctx, const Args& args) {
   return {};
 }
 
+// The filter options shared by the bulk queue commands, as the API's body.
+Result<json::object> filter_body(const Args& args) {
+  json::object body;
+  if (!args.positionals.empty()) {
+    body["id"] = args.positionals[0];
+  }
+  for (const auto& [option, field] : {std::pair{"--tenant", "tenant"},
+                                      {"--destination", "destination"},
+                                      {"--sender", "sender"}}) {
+    if (auto v = args.get(option)) {
+      body[field] = *v;
+    }
+  }
+  if (auto age = args.get("--older-than")) {
+    auto d = config::parse_duration(*age);
+    if (!d) {
+      return make_error("--older-than '" + *age + "': " + d.error().message);
+    }
+    body["older_than"] = d->count();
+  }
+  if (args.has("--all")) {
+    body["all"] = true;
+  } else if (body.empty()) {
+    // Refused here too, so the operator hears it before the daemon does.
+    return make_error(
+        "no filter given (ID, --tenant, --destination, --sender, --older-than): "
+        "pass --all to act on the whole queue");
+  }
+  return body;
+}
+
+Result<void> queue_action(CommandContext& ctx,
+                          const Args& args,
+                          std::string_view action,
+                          std::string_view done) {
+  auto body = filter_body(args);
+  if (!body) {
+    return body.error();
+  }
+  auto r = call(ctx, "POST", "/v1/queue/" + std::string(action), *body);
+  if (!r) {
+    return r.error();
+  }
+  if (ctx.json) {
+    print_json(ctx.out, *r);
+  } else {
+    ctx.out << done << ' ' << num(*r, "messages") << " message"
+            << (num(*r, "messages") == 1 ? "" : "s") << " (" << num(*r, "recipients")
+            << " recipient" << (num(*r, "recipients") == 1 ? "" : "s") << ")\n";
+  }
+  return {};
+}
+
 Result<void> queue_delete(CommandContext& ctx, const Args& args) {
+  const bool by_filter = args.positionals.empty() || args.has("--all") || args.has("--tenant") ||
+                         args.has("--destination") || args.has("--sender") ||
+                         args.has("--older-than");
+  if (by_filter) {
+    return queue_action(ctx, args, "delete", "deleted (no bounce sent)");
+  }
   auto r = call(ctx, "DELETE", "/v1/queue/" + percent_encode(args.positionals[0]));
   if (!r) {
     return r.error();
@@ -73,6 +132,93 @@ Result<void> queue_delete(CommandContext& ctx, const Args& args) {
   }
   return {};
 }
+
+std::vector<std::string> shape_cells(const json::value& row) {
+  std::vector<std::string> cells = {printable(str(row, "name")),
+                                    std::to_string(num(row, "messages")),
+                                    std::to_string(num(row, "recipients")),
+                                    std::to_string(num(row, "queued")),
+                                    std::to_string(num(row, "deferred")),
+                                    std::to_string(num(row, "held"))};
+  if (const auto* o = row.if_object()) {
+    if (const auto* ages = o->if_contains("ages"); ages != nullptr && ages->is_array()) {
+      for (const auto& n : ages->get_array()) {
+        cells.push_back(n.is_number() ? json::serialize(n) : "?");
+      }
+    }
+  }
+  return cells;
+}
+
+void print_shape(std::ostream& out,
+                 const json::value& summary,
+                 std::string_view title,
+                 std::string_view rows_key,
+                 std::string_view count_key,
+                 std::string_view plural) {
+  std::vector<std::string> header = {std::string(title), "MSGS",     "RCPTS",
+                                     "QUEUED",           "DEFERRED", "HELD"};
+  if (const auto* buckets = summary.as_object().if_contains("buckets");
+      buckets != nullptr && buckets->is_array()) {
+    for (const auto& b : buckets->get_array()) {
+      header.push_back(b.is_string() ? std::string(b.get_string()) : "?");
+    }
+  }
+  Table table(std::move(header));
+  const auto* total = summary.as_object().if_contains("total");
+  if (total != nullptr) {
+    table.add_row(shape_cells(*total));
+  }
+  std::size_t shown = 0;
+  if (const auto* rows = summary.as_object().if_contains(rows_key);
+      rows != nullptr && rows->is_array()) {
+    for (const auto& row : rows->get_array()) {
+      table.add_row(shape_cells(row));
+      ++shown;
+    }
+  }
+  table.print(out);
+  if (auto count = num(summary, count_key); count > static_cast<std::int64_t>(shown)) {
+    out << "(" << shown << " of " << count << ' ' << plural << " shown)\n";
+  }
+}
+
+Result<void> queue_summary(CommandContext& ctx, const Args& args) {
+  std::string target = "/v1/queue-summary";
+  if (auto top = args.get("--top")) {
+    target += "?top=" + percent_encode(*top);
+  }
+  auto r = call(ctx, "GET", target);
+  if (!r) {
+    return r.error();
+  }
+  if (ctx.json) {
+    print_json(ctx.out, *r);
+    return {};
+  }
+  if (!r->is_object()) {
+    return make_error("the daemon's answer is not a JSON object");
+  }
+  const auto* total = r->as_object().if_contains("total");
+  const json::value none = json::object{};
+  const auto& t = total != nullptr ? *total : none;
+  ctx.out << num(t, "messages") << " messages (" << num(*r, "held_messages") << " held), "
+          << num(t, "recipients") << " pending recipients: " << num(t, "queued") << " queued, "
+          << num(t, "deferred") << " deferred, " << num(t, "held") << " held\n"
+          << "recipients by the age of their message:\n\n";
+  print_shape(ctx.out, *r, "DESTINATION", "destinations", "destination_count", "destinations");
+  ctx.out << '\n';
+  print_shape(ctx.out, *r, "TENANT", "tenants", "tenant_count", "tenants");
+  return {};
+}
+
+const std::vector<OptionSpec> kFilterOptions = {
+    {"--tenant", "T", false, "only this tenant's messages"},
+    {"--destination", "DOMAIN", false, "messages with a pending recipient at DOMAIN"},
+    {"--sender", "ADDR", false, "messages from this envelope sender (<> for the null sender)"},
+    {"--older-than", "AGE", false, "messages received at least AGE ago (30m, 1h, 2d)"},
+    {"--all", "", false, "the whole queue (required when no ID or filter is given)"},
+};
 
 Result<void> events_list(CommandContext& ctx, const Args& args) {
   std::string query;
@@ -202,11 +348,41 @@ const std::vector<CommandSpec>& events_commands() {
        {},
        "Retries a queued message's pending recipients now.",
        queue_retry},
-      {{"queue", "delete"},
-       {"ID"},
+      {{"queue", "summary"},
        {},
-       "Deletes a queued message without a bounce (recorded as 'deleted' events).",
+       {{"--top", "N", false, "the N largest destinations and tenants (default 10)"}},
+       "The queue's shape: pending recipients by destination and tenant, state and age "
+       "(like qshape).",
+       queue_summary},
+      {{"queue", "hold"},
+       {"[ID]"},
+       kFilterOptions,
+       "Holds matching messages: kept in the queue, not delivered until released.",
+       [](CommandContext& c, const Args& a) { return queue_action(c, a, "hold", "held"); }},
+      {{"queue", "release"},
+       {"[ID]"},
+       kFilterOptions,
+       "Releases matching held messages for delivery.",
+       [](CommandContext& c, const Args& a) { return queue_action(c, a, "release", "released"); }},
+      {{"queue", "retry-now"},
+       {"[ID]"},
+       kFilterOptions,
+       "Makes the pending recipients of matching messages (not held) due now, like postqueue -f.",
+       [](CommandContext& c, const Args& a) {
+         return queue_action(c, a, "retry", "will retry now");
+       }},
+      {{"queue", "delete"},
+       {"[ID]"},
+       kFilterOptions,
+       "Deletes a message, or matching messages, without a bounce (recorded as 'deleted' "
+       "events).",
        queue_delete},
+      {{"queue", "bounce"},
+       {"[ID]"},
+       kFilterOptions,
+       "Bounces the pending recipients of matching messages (with --destination only those "
+       "at it); each sender gets a DSN.",
+       [](CommandContext& c, const Args& a) { return queue_action(c, a, "bounce", "bounced"); }},
       {{"events"},
        {},
        {{"--tenant", "T", false, "only this tenant's events"},

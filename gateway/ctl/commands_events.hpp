@@ -1,9 +1,11 @@
 #pragma once
-// portcullisctl's delivery commands: `queue retry ID`, `queue delete ID` and
-// `events [--tenant T] [--since 1h|2026-11-23T10:00:00Z|UNIX] [--message ID]
+// portcullisctl's delivery commands: `queue retry ID`, `queue summary`,
+// `queue hold|release|retry-now|delete|bounce [ID] [--tenant T]
+// [--destination D] [--sender S] [--older-than 1h] [--all]` and `events
+// [--tenant T] [--since 1h|2026-11-23T10:00:00Z|UNIX] [--message ID]
 // [--limit N]`, plus the recipient-state table of `queue show`. Input: the
 // operator's arguments and the daemon's JSON, whose text (addresses, remote
-// replies) goes through printable().
+// replies, tenant names) goes through printable().
 
 #include <boost/json/fwd.hpp>
 #include <cstdint>

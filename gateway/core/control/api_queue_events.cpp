@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <charconv>
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -50,6 +51,204 @@ Response remove_queued(ApiContext& ctx, const Request& request) {
     return error_response(404, "no queued message '" + id + "'");
   }
   return {200, json::object{{"id", id}, {"removed", true}}};
+}
+
+// ---- the queue at depth: summary and actions by filter ----
+
+// Addresses and domains are at most 320 octets (RFC 5321 4.5.3.1), ids 64.
+constexpr std::size_t kMaxFilterText = 320;
+// Ten years: "older than" beyond that is a typo, not a filter.
+constexpr std::int64_t kMaxOlderThan = 10LL * 365 * 24 * 3600;
+
+json::object shape_row_json(const QueueShapeRow& row) {
+  json::array ages;
+  for (const auto n : row.ages) {
+    ages.emplace_back(n);
+  }
+  return {{"name", row.name},       {"messages", row.messages}, {"recipients", row.recipients},
+          {"queued", row.queued},   {"deferred", row.deferred}, {"held", row.held},
+          {"ages", std::move(ages)}};
+}
+
+Response queue_summary(ApiContext& ctx, const Request& request) {
+  std::size_t top = kDefaultSummaryTop;
+  for (const auto& [key, value] : request.query) {
+    if (key != "top") {
+      return error_response(400, "unknown query parameter '" + key + "' (known: top)");
+    }
+    if (!parse_number(value, top) || top == 0 || top > kMaxSummaryTop) {
+      return error_response(400,
+                            "top must be a number from 1 to " + std::to_string(kMaxSummaryTop));
+    }
+  }
+  auto shape = ctx.queue.summary(top);
+  if (!shape) {
+    log::error("queue_summary_failed", {{"error", shape.error().message}});
+    return error_response(500, "could not summarize the queue: " + shape.error().message);
+  }
+  json::array buckets;
+  for (const auto& b : shape->buckets) {
+    buckets.emplace_back(b);
+  }
+  json::array destinations;
+  for (const auto& row : shape->destinations) {
+    destinations.emplace_back(shape_row_json(row));
+  }
+  json::array tenants;
+  for (const auto& row : shape->tenants) {
+    tenants.emplace_back(shape_row_json(row));
+  }
+  return {200, json::object{{"now", shape->now},
+                            {"buckets", std::move(buckets)},
+                            {"total", shape_row_json(shape->total)},
+                            {"held_messages", shape->held_messages},
+                            {"destinations", std::move(destinations)},
+                            {"destination_count", shape->destination_count},
+                            {"tenants", std::move(tenants)},
+                            {"tenant_count", shape->tenant_count}}};
+}
+
+// A filter field's text: a non-empty string without control characters.
+Result<std::string> filter_text(const json::value& v, std::string_view key) {
+  if (!v.is_string()) {
+    return make_error("field '" + std::string(key) + "' must be a string");
+  }
+  std::string text(v.get_string());
+  if (text.size() > kMaxFilterText) {
+    return make_error("field '" + std::string(key) + "' is longer than " +
+                      std::to_string(kMaxFilterText) + " characters");
+  }
+  for (const unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) {
+      return make_error("field '" + std::string(key) + "' has a control character");
+    }
+  }
+  return Result<std::string>(boost::system::in_place_value, std::move(text));
+}
+
+// {"all": true} or any of id, tenant, destination, sender ("<>" or "" for the
+// null sender), older_than (seconds). Nothing given without "all" is refused,
+// so a forgotten filter never empties the whole queue.
+Result<QueueFilter> parse_filter(const json::value& body) {
+  QueueFilter filter;
+  bool all = false;
+  if (body.is_null()) {
+    return make_error("no filter given: pass \"all\": true to act on the whole queue");
+  }
+  if (!body.is_object()) {
+    return make_error("the body must be a JSON object");
+  }
+  for (const auto& field : body.get_object()) {
+    const std::string_view key = field.key();
+    const json::value& value = field.value();
+    if (key == "all") {
+      if (!value.is_bool()) {
+        return make_error("field 'all' must be true or false");
+      }
+      all = value.get_bool();
+    } else if (key == "older_than") {
+      if (!value.is_int64() && !value.is_uint64()) {
+        return make_error("field 'older_than' must be a number of seconds");
+      }
+      const auto seconds = value.is_int64() ? value.get_int64() : -1;
+      if (seconds < 0 || seconds > kMaxOlderThan) {
+        return make_error("field 'older_than' must be from 0 to " + std::to_string(kMaxOlderThan) +
+                          " seconds");
+      }
+      filter.older_than = seconds;
+    } else if (key == "sender") {
+      auto text = filter_text(value, key);
+      if (!text) {
+        return text.error();
+      }
+      filter.sender = *text == "<>" ? std::string() : std::move(*text);
+    } else if (key == "id" || key == "tenant" || key == "destination") {
+      auto text = filter_text(value, key);
+      if (!text) {
+        return text.error();
+      }
+      if (key == "destination" && text->starts_with('@')) {
+        text->erase(0, 1);
+      }
+      if (text->empty()) {
+        return make_error("field '" + std::string(key) + "' must not be empty");
+      }
+      (key == "id"       ? filter.id
+       : key == "tenant" ? filter.tenant
+                         : filter.destination) = std::move(*text);
+    } else {
+      return make_error("unknown field '" + std::string(key) +
+                        "' (known: all, id, tenant, destination, sender, older_than)");
+    }
+  }
+  if (filter.empty() && !all) {
+    return make_error("no filter given: pass \"all\": true to act on the whole queue");
+  }
+  return filter;
+}
+
+json::object filter_json(const QueueFilter& f) {
+  json::object out;
+  const auto put = [&](std::string_view key, const std::optional<std::string>& v) {
+    if (v) {
+      out[key] = *v;
+    }
+  };
+  put("id", f.id);
+  put("tenant", f.tenant);
+  put("destination", f.destination);
+  put("sender", f.sender);
+  if (f.older_than) {
+    out["older_than"] = *f.older_than;
+  }
+  return out;
+}
+
+// One line per filter, for the log: "tenant=acme older_than=3600" or "all".
+std::string filter_text_for_log(const QueueFilter& f) {
+  std::string out;
+  const auto put = [&](std::string_view key, const std::optional<std::string>& v) {
+    if (v) {
+      out += (out.empty() ? "" : " ") + std::string(key) + "=" + (v->empty() ? "<>" : *v);
+    }
+  };
+  put("id", f.id);
+  put("tenant", f.tenant);
+  put("destination", f.destination);
+  put("sender", f.sender);
+  if (f.older_than) {
+    out += (out.empty() ? "" : " ") + std::string("older_than=") + std::to_string(*f.older_than);
+  }
+  return out.empty() ? "all" : out;
+}
+
+Response act_on_queue(ApiContext& ctx, const Request& request, QueueAction action) {
+  auto filter = parse_filter(request.body);
+  if (!filter) {
+    return error_response(400, filter.error().message);
+  }
+  const auto name = to_string(action);
+  const auto started = std::chrono::steady_clock::now();
+  auto result = ctx.queue.act(action, *filter);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - started)
+                      .count();
+  if (!result) {
+    log::error("queue_action_failed", {{"action", name},
+                                       {"filter", filter_text_for_log(*filter)},
+                                       {"error", result.error().message}});
+    return error_response(
+        500, "could not " + std::string(name) + " messages: " + result.error().message);
+  }
+  // The audit line; the control server's control_request line beside it names the uid.
+  log::info("queue_" + std::string(name), {{"filter", filter_text_for_log(*filter)},
+                                           {"messages", result->messages},
+                                           {"recipients", result->recipients},
+                                           {"ms", ms}});
+  return {200, json::object{{"action", name},
+                            {"filter", filter_json(*filter)},
+                            {"messages", result->messages},
+                            {"recipients", result->recipients}}};
 }
 
 Response list_events(ApiContext& ctx, const Request& request) {
@@ -121,6 +320,14 @@ void register_queue_event_routes(Router& router, ApiContext& context) {
   router.add("DELETE", "/v1/queue/{id}",
              [ctx](const Request& r) { return remove_queued(*ctx, r); });
   router.add("GET", "/v1/events", [ctx](const Request& r) { return list_events(*ctx, r); });
+  // Not /v1/queue/summary: GET /v1/queue/{id} is registered first and would take it.
+  router.add("GET", "/v1/queue-summary",
+             [ctx](const Request& r) { return queue_summary(*ctx, r); });
+  for (const auto action : {QueueAction::hold, QueueAction::release, QueueAction::retry,
+                            QueueAction::remove, QueueAction::bounce}) {
+    router.add("POST", "/v1/queue/" + std::string(to_string(action)),
+               [ctx, action](const Request& r) { return act_on_queue(*ctx, r, action); });
+  }
 }
 
 }  // namespace portcullis::control

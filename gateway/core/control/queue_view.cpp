@@ -16,4 +16,20 @@ std::string header_section(std::string_view data) {
   return std::string(data);
 }
 
+std::string_view to_string(QueueAction action) {
+  switch (action) {
+    case QueueAction::hold:
+      return "hold";
+    case QueueAction::release:
+      return "release";
+    case QueueAction::retry:
+      return "retry";
+    case QueueAction::remove:
+      return "delete";
+    case QueueAction::bounce:
+      return "bounce";
+  }
+  return "?";
+}
+
 }  // namespace portcullis::control

@@ -47,8 +47,31 @@ class RecordingQueue : public QueueView {
     return found;
   }
 
+  Result<QueueShape> summary(std::size_t top) const override {
+    last_top = top;
+    QueueShape shape;
+    shape.now = 1700000000;
+    shape.buckets = {"0-5m", "5-10m"};
+    shape.total = {"TOTAL", 3, 5, 2, 1, 2, {4, 1}};
+    shape.held_messages = 1;
+    shape.destinations = {{"big.example", 2, 3, 1, 1, 1, {3, 0}}};
+    shape.destination_count = 2;
+    shape.tenants = {{"acme", 2, 3, 2, 1, 0, {3, 0}}};
+    shape.tenant_count = 1;
+    return shape;
+  }
+  Result<QueueActionResult> act(QueueAction action, const QueueFilter& filter) override {
+    actions.emplace_back(action, filter);
+    if (filter.tenant == "broken") {
+      return make_error("database is locked");
+    }
+    return QueueActionResult{4, 7};
+  }
+
   bool present = true;
   std::vector<std::string> retried;
+  mutable std::size_t last_top = 0;
+  std::vector<std::pair<QueueAction, QueueFilter>> actions;
 };
 
 class RecordingEvents : public EventView {
@@ -106,8 +129,8 @@ class QueueEventsApi : public ::testing::Test {
     json::value body;
   };
 
-  Reply call(std::string_view method, std::string_view target) {
-    auto r = client_->request(method, target, {});
+  Reply call(std::string_view method, std::string_view target, std::string_view body = {}) {
+    auto r = client_->request(method, target, body);
     EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message);
     if (!r) {
       return {};
@@ -220,6 +243,87 @@ TEST_F(QueueEventsApi, EventsWithoutLogIs503) {
   auto r = call("GET", "/v1/events");
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(error_of(r), "the event log is not available");
+}
+
+TEST_F(QueueEventsApi, Summary) {
+  auto r = call("GET", "/v1/queue-summary?top=5");
+  ASSERT_EQ(r.status, 200) << error_of(r);
+  EXPECT_EQ(queue_.last_top, 5u);
+  EXPECT_EQ(r.body.at("buckets").as_array().size(), 2u);
+  EXPECT_EQ(r.body.at("total").at("recipients").to_number<std::uint64_t>(), 5u);
+  EXPECT_EQ(r.body.at("total").at("held").to_number<std::uint64_t>(), 2u);
+  EXPECT_EQ(r.body.at("held_messages").to_number<std::uint64_t>(), 1u);
+  const auto& dest = r.body.at("destinations").as_array().at(0);
+  EXPECT_EQ(dest.at("name").as_string(), "big.example");
+  EXPECT_EQ(dest.at("messages").to_number<std::uint64_t>(), 2u);
+  EXPECT_EQ(dest.at("deferred").to_number<std::uint64_t>(), 1u);
+  EXPECT_EQ(dest.at("ages").as_array().at(0).to_number<std::uint64_t>(), 3u);
+  EXPECT_EQ(r.body.at("destination_count").to_number<std::uint64_t>(), 2u);
+  EXPECT_EQ(r.body.at("tenants").as_array().at(0).at("name").as_string(), "acme");
+
+  EXPECT_EQ(call("GET", "/v1/queue-summary").status, 200);
+  EXPECT_EQ(queue_.last_top, kDefaultSummaryTop);
+  EXPECT_EQ(call("GET", "/v1/queue-summary?top=0").status, 400);
+  EXPECT_EQ(call("GET", "/v1/queue-summary?top=1001").status, 400);
+  EXPECT_EQ(call("GET", "/v1/queue-summary?depth=3").status, 400);
+}
+
+TEST_F(QueueEventsApi, ActionsByFilter) {
+  auto r = call("POST", "/v1/queue/hold",
+                R"({"tenant": "acme", "destination": "@Big.Example", "sender": "<>",
+                    "older_than": 3600})");
+  ASSERT_EQ(r.status, 200) << error_of(r);
+  EXPECT_EQ(r.body.at("action").as_string(), "hold");
+  EXPECT_EQ(r.body.at("messages").to_number<std::uint64_t>(), 4u);
+  EXPECT_EQ(r.body.at("recipients").to_number<std::uint64_t>(), 7u);
+  ASSERT_EQ(queue_.actions.size(), 1u);
+  EXPECT_EQ(queue_.actions[0].first, QueueAction::hold);
+  const auto& f = queue_.actions[0].second;
+  EXPECT_EQ(f.tenant, "acme");
+  EXPECT_EQ(f.destination, "Big.Example");  // the leading @ dropped; the case is the view's
+  EXPECT_EQ(f.sender, "");                  // <> is the null sender
+  EXPECT_EQ(f.older_than, 3600);
+  EXPECT_FALSE(f.id);
+  EXPECT_EQ(r.body.at("filter").at("sender").as_string(), "");
+
+  const std::pair<const char*, QueueAction> kRoutes[] = {{"release", QueueAction::release},
+                                                         {"retry", QueueAction::retry},
+                                                         {"delete", QueueAction::remove},
+                                                         {"bounce", QueueAction::bounce}};
+  for (const auto& [path, action] : kRoutes) {
+    r = call("POST", std::string("/v1/queue/") + path, R"({"id": "0001AAAA"})");
+    ASSERT_EQ(r.status, 200) << path << ": " << error_of(r);
+    EXPECT_EQ(queue_.actions.back().first, action);
+    EXPECT_EQ(queue_.actions.back().second.id, "0001AAAA");
+  }
+  // The whole queue only when asked for by name.
+  r = call("POST", "/v1/queue/retry", R"({"all": true})");
+  ASSERT_EQ(r.status, 200) << error_of(r);
+  EXPECT_TRUE(queue_.actions.back().second.empty());
+}
+
+TEST_F(QueueEventsApi, ActionsRefuseAMissingOrBadFilter) {
+  const auto before = queue_.actions.size();
+  auto r = call("POST", "/v1/queue/delete");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(error_of(r).find("\"all\": true"), std::string::npos);
+  EXPECT_EQ(call("POST", "/v1/queue/delete", "{}").status, 400);
+  EXPECT_EQ(call("POST", "/v1/queue/delete", R"({"all": false})").status, 400);
+  EXPECT_EQ(call("POST", "/v1/queue/bounce", R"({"tenant": ""})").status, 400);
+  EXPECT_EQ(call("POST", "/v1/queue/bounce", R"({"older_than": -1})").status, 400);
+  EXPECT_EQ(call("POST", "/v1/queue/bounce", R"({"older_than": "1h"})").status, 400);
+  EXPECT_EQ(call("POST", "/v1/queue/hold", R"({"tenant": "a\u0001b"})").status, 400);
+  EXPECT_EQ(call("POST", "/v1/queue/hold", R"({"tenant": 5})").status, 400);
+  EXPECT_EQ(call("POST", "/v1/queue/hold", "[1]").status, 400);
+  r = call("POST", "/v1/queue/hold", R"({"colour": "red"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(error_of(r).find("colour"), std::string::npos);
+  EXPECT_EQ(queue_.actions.size(), before);  // none reached the queue
+
+  r = call("POST", "/v1/queue/hold", R"({"tenant": "broken"})");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_NE(error_of(r).find("database is locked"), std::string::npos);
+  EXPECT_EQ(call("GET", "/v1/queue/hold").status, 404);  // GET /v1/queue/{id}: no such message
 }
 
 TEST(DeliveryEventType, RoundTrips) {
