@@ -62,16 +62,17 @@ accept() {
 # drain LABEL NEXT_HOP_PORT FLUSH-COMMAND...: starts the sink, runs the flush,
 # waits for BACKLOG messages; writes "t0 t_end got" to $WORK/drain-LABEL.
 drain() {
-  local label=$1 port=$2 t0 got
+  local label=$1 port=$2 t0 got t_flushed
   shift 2
   sink_start "$label" "$port" -D "$WORK/dump/$label"
   t0=$(bench_now)
   "$@" >"$WORK/flush-$label.log" 2>&1 || bench_log "flush for $label failed: $(tail -1 "$WORK/flush-$label.log")"
+  t_flushed=$(bench_now)
   sink_wait "$label" "$BACKLOG" "$DRAIN_TIMEOUT" || bench_log "$label: drain timed out"
   sleep 3   # late duplicates would show up here
   got=$(sink_count "$label")
   sink_stop "$label"
-  echo "$t0 $(sink_time "$label" "$BACKLOG") $got" >"$WORK/drain-$label"
+  echo "$t0 $(sink_time "$label" "$BACKLOG") $got $t_flushed" >"$WORK/drain-$label"
 }
 
 echo "backlog: $BACKLOG messages of $SIZE bytes, $SESSIONS sessions, next hop down while accepting"
@@ -139,7 +140,7 @@ for label in ("postfix", "portcullis"):
     path = os.path.join(work, f"drain-{label}")
     if not os.path.exists(path):
         continue
-    t0, t_end, got = open(path).read().split()
+    t0, t_end, got, t_flushed = (open(path).read().split() + [""] * 4)[:4]
     t0, got = float(t0), int(got)
     ids = check(label)
     dups = {i: c for i, c in ids.items() if c > 1}
@@ -151,11 +152,15 @@ for label in ("postfix", "portcullis"):
           f"duplicated ids {len(dups)} ({sum(dups.values()) - len(dups)} extra copies)")
     if dups:
         print("  duplicates (id: copies): " + ", ".join(f"{i}: {c}" for i, c in list(dups.items())[:20]))
+    if t_flushed:
+        print(f"  flush command returned after {float(t_flushed) - t0:.2f} s")
     if first:
-        print(f"  first message at the sink {first - t0:.2f} s after the flush")
+        print(f"  first message at the sink {first - t0:.2f} s after the flush began")
     print(f"  drain rate flush -> last message: {rate:.0f} msg/s" if rate else "  drain incomplete")
+    if rate and first and float(t_end) > first:
+        print(f"  drain rate first -> last message: {(n - 1) / (float(t_end) - first):.0f} msg/s")
 
-print("\nper 10% of the backlog: seconds since the flush, and msg/s within that 10%")
+print("\nper 10% of the backlog: seconds since the flush began, and msg/s within that 10%")
 print(f"{'share':>6} {'postfix s':>10} {'postfix/s':>10} {'portcullis s':>13} {'portcullis/s':>13} {'ratio':>7}")
 for k in range(10):
     cells = []
