@@ -10,6 +10,7 @@
 # Env: SESSIONS ("1 20 100"), SIZES ("1024 102400" body bytes),
 #      MESSAGES_SMALL (2000, for sizes < 10 KB), MESSAGES_LARGE (1000),
 #      QUICK=1 (500 / 200 messages), CELL_TIMEOUT (300 s per gateway per cell),
+#      CEILING_RUNS (3: the ceiling is the best of that many runs),
 #      ONLY (postfix|portcullis: skip the other gateway), PC_DELIVERY_YAML,
 #      PF_EXTRA (extra config lines), KEEP=1.
 set -euo pipefail
@@ -26,6 +27,7 @@ fi
 MESSAGES_SMALL=${MESSAGES_SMALL:-2000}
 MESSAGES_LARGE=${MESSAGES_LARGE:-1000}
 CELL_TIMEOUT=${CELL_TIMEOUT:-300}
+CEILING_RUNS=${CEILING_RUNS:-3}
 ONLY=${ONLY:-}
 
 bench_init e2e
@@ -66,9 +68,16 @@ for size in $SIZES; do
   for s in $SESSIONS; do
     cell="${s}s x $((size / 1024))KB"
     bench_log "cell $cell: ceiling"
-    ceil=$(run_cell ceiling "$SINK_PORT" "$s" "$messages" "$size")
+    # Best of CEILING_RUNS: the ceiling is cheap, and one unlucky run on a
+    # busy machine would make the gateways look closer to it than they are.
+    ceil=0
+    for _ in $(seq "$CEILING_RUNS"); do
+      c=$(run_cell ceiling "$SINK_PORT" "$s" "$messages" "$size")
+      expected=$((expected + messages))
+      [[ $c =~ ^[0-9]+$ ]] && ((c > ceil)) && ceil=$c
+    done
+    ((ceil > 0)) || ceil=$c
     sleep 1
-    expected=$((expected + messages))
     pf=- pc=-
     if [[ $ONLY != portcullis ]]; then
       bench_log "cell $cell: postfix"
