@@ -167,7 +167,11 @@ void DeliveryEngine::removed(const std::string& id) {
 asio::awaitable<void> DeliveryEngine::tick_loop() {
   while (!stopping_) {
     tick();
-    tick_timer_.expires_after(std::chrono::seconds(1));
+    // Due times are whole unix seconds: tick just after each one begins, so
+    // a retry due at T starts at T, not up to a second later.
+    const auto into_second =
+        std::chrono::system_clock::now().time_since_epoch() % std::chrono::seconds(1);
+    tick_timer_.expires_after(std::chrono::seconds(1) - into_second + std::chrono::milliseconds(2));
     co_await tick_timer_.async_wait(asio_nothrow);
   }
 }
@@ -214,7 +218,10 @@ void DeliveryEngine::pump() {
     return;
   }
   const std::size_t capacity = services_.config.delivery.max_concurrency;
-  while (in_flight_ < capacity) {
+  // Attempts waiting for their record hold no connection, but memory: when
+  // the disk falls this far behind, stop starting new ones.
+  constexpr std::size_t kMaxRecording = 10'000;
+  while (in_flight_ < capacity && recording_ < kMaxRecording) {
     auto job = queue_.next();
     if (!job) {
       return;
@@ -303,50 +310,54 @@ asio::awaitable<Result<queue::RecordedOutcomes>> DeliveryEngine::record(
 asio::awaitable<void> DeliveryEngine::run_job(std::string id,
                                               std::string destination,
                                               queue::DueMessage due) {
-  bool destination_failed = false;
-  bool succeeded = false;
-  const auto data = co_await read_data(id);
-  if (data) {
-    auto result = co_await deliver_domain(due, *data, destination);
-    destination_failed = result.destination_failed;
-    auto& outcomes = result.outcomes;
-    std::vector<queue::Message> bounces;
-    if (auto dsn = make_bounce(due, *data, outcomes)) {
-      bounces.push_back(std::move(*dsn));
+  auto data = co_await read_data(id);
+  if (!data) {
+    messages_.erase(id);  // no longer in the spool: deleted meanwhile
+    finish_job(destination, false, false);
+    co_return;
+  }
+  auto result = co_await deliver_domain(due, *data, destination);
+  auto& outcomes = result.outcomes;
+  std::vector<queue::Message> bounces;
+  if (auto dsn = make_bounce(due, *data, outcomes)) {
+    bounces.push_back(std::move(*dsn));
+  }
+  if (auto notice = make_delay_notice(due, *data, outcomes)) {
+    bounces.push_back(std::move(*notice));
+  }
+  data.reset();
+  // The connection is free now: the destination's slot and the global one
+  // go to the next job while this attempt waits for its durable record (a
+  // commit is shared with many attempts; holding the slot through it would
+  // cap a destination at max_connections / fsync latency).
+  finish_job(destination, result.destination_failed, !result.destination_failed);
+  ++recording_;
+  // The outcomes and the DSN they cause are one transaction: a crash cannot
+  // leave a bounced recipient without its bounce. A named record, not a
+  // temporary in the co_await: GCC 12 destroys such aggregate temporaries twice.
+  queue::OutcomeRecord outcome_record{id, due.envelope, outcomes, services_.clock.unix_now(),
+                                      std::move(bounces)};
+  auto recorded = co_await record(std::move(outcome_record));
+  --recording_;
+  if (recorded) {
+    for (const auto& outcome : outcomes) {
+      log::info("delivery_outcome", {{"msg", id},
+                                     {"tenant", due.envelope.tenant_id},
+                                     {"rcpt", address_of(due, outcome.idx)},
+                                     {"status", queue::to_string(outcome.status)},
+                                     {"remote", outcome.remote},
+                                     {"reply", outcome.reply}});
     }
-    if (auto notice = make_delay_notice(due, *data, outcomes)) {
-      bounces.push_back(std::move(*notice));
-    }
-    // The outcomes and the DSN they cause are one transaction: a crash cannot
-    // leave a bounced recipient without its bounce.
-    // A named record, not a temporary in the co_await: GCC 12 destroys such
-    // aggregate temporaries twice.
-    queue::OutcomeRecord outcome_record{id, due.envelope, outcomes, services_.clock.unix_now(),
-                                        std::move(bounces)};
-    auto recorded = co_await record(std::move(outcome_record));
-    if (recorded) {
-      succeeded = !destination_failed;
-      for (const auto& outcome : outcomes) {
-        log::info("delivery_outcome", {{"msg", id},
-                                       {"tenant", due.envelope.tenant_id},
-                                       {"rcpt", address_of(due, outcome.idx)},
-                                       {"status", queue::to_string(outcome.status)},
-                                       {"remote", outcome.remote},
-                                       {"reply", outcome.reply}});
-      }
-      apply(id, outcomes);
-      for (const auto& event : recorded->events) {
-        services_.events.publish(event);
-      }
-    } else {
-      // Nothing recorded: the recipients are tried again (at-least-once).
-      log::error("delivery_record_failed", {{"msg", id}, {"error", recorded.error().message}});
-      release(id, due);
+    apply(id, outcomes);
+    for (const auto& event : recorded->events) {
+      services_.events.publish(event);
     }
   } else {
-    messages_.erase(id);  // no longer in the spool: deleted meanwhile
+    // Nothing recorded: the recipients are tried again (at-least-once).
+    log::error("delivery_record_failed", {{"msg", id}, {"error", recorded.error().message}});
+    release(id, due);
   }
-  finish_job(destination, destination_failed, succeeded);
+  pump();
 }
 
 // The recorded outcomes, in memory: final recipients leave, deferred ones
@@ -411,7 +422,9 @@ void DeliveryEngine::finish_job(const std::string& name, bool destination_failed
   --destination.active;
   const std::int64_t now = services_.clock.unix_now();
   const auto& delivery = services_.config.delivery;
-  if (destination_failed) {
+  if (destination_failed && destination.backoff_until > now) {
+    // Another job of the same burst failed first: one failure, one step.
+  } else if (destination_failed) {
     const auto next =
         destination.backoff.count() == 0 ? delivery.backoff_initial : destination.backoff * 2;
     destination.backoff = std::min(next, delivery.backoff_max);

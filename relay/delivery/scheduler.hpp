@@ -166,7 +166,8 @@ class DeliveryEngine {
   ReadyQueue queue_;
   std::unordered_map<std::string, QueuedMessage> messages_;
   std::unordered_map<std::string, DestinationState> destinations_;
-  std::size_t in_flight_ = 0;
+  std::size_t in_flight_ = 0;  // jobs holding a connection slot
+  std::size_t recording_ = 0;  // jobs done with SMTP, waiting for their durable record
   std::map<std::string, std::vector<PooledConnection>> idle_;
   std::map<std::string, std::unique_ptr<asio::ssl::context>> tls_contexts_;
   std::mt19937_64 random_;
