@@ -9,6 +9,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <random>
@@ -761,6 +762,136 @@ StatsRow row_at(std::int64_t start) {
 // Commits two messages of tenant-a (3 and 2 recipients) and one of tenant-b,
 // then records outcomes an hour and two hours later, with a DSN that must
 // not count.
+// What the delivery engine rebuilds its schedule from at start: every
+// pending recipient with its due time, nothing final, nothing held.
+TEST(SpoolDelivery, LoadPendingGivesEveryPendingRecipientWithItsDueTime) {
+  TempDir dir;
+  auto spool = Spool::open(dir.path());
+  asio::io_context io;
+  const Message a = make_message("a", 3);
+  const Message b = make_message("b", 1);
+  const Message held = make_message("held", 1);
+  for (const auto& m : {a, b, held}) {
+    ASSERT_FALSE(commit_on(io, *spool, m));
+  }
+  ASSERT_TRUE(spool->record_outcomes(a.id, a.envelope,
+                                     {{0, RecipientStatus::delivered, 0, "250 ok", "mx"},
+                                      {2, RecipientStatus::deferred, 1'700'000'500, "451", "mx"}},
+                                     1'700'000'200));
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir.path() / "queue.db").c_str(), &db), SQLITE_OK);
+    const std::string sql = "UPDATE messages SET held = 1 WHERE id = '" + held.id + "'";
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  const auto pending = spool->load_pending();
+  ASSERT_EQ(pending.size(), 2u);
+  const auto& la = pending[0].id == a.id ? pending[0] : pending[1];
+  const auto& lb = pending[0].id == a.id ? pending[1] : pending[0];
+  ASSERT_EQ(la.id, a.id);
+  EXPECT_EQ(la.envelope.recipients, a.envelope.recipients);
+  EXPECT_EQ(la.envelope.tenant_id, "tenant-a");
+  EXPECT_EQ(la.size, a.data.size());
+  ASSERT_EQ(la.recipients.size(), 2u);
+  EXPECT_EQ(la.recipients[0].idx, 1u);
+  EXPECT_EQ(la.recipients[0].status, RecipientStatus::queued);
+  EXPECT_EQ(la.recipients[0].next_attempt_at, a.envelope.received_at);
+  EXPECT_EQ(la.recipients[1].idx, 2u);
+  EXPECT_EQ(la.recipients[1].status, RecipientStatus::deferred);
+  EXPECT_EQ(la.recipients[1].attempts, 1);
+  EXPECT_EQ(la.recipients[1].next_attempt_at, 1'700'000'500);
+  EXPECT_EQ(la.recipients[1].first_failure_at, 1'700'000'200);
+  ASSERT_EQ(lb.id, b.id);
+  EXPECT_EQ(lb.recipients.size(), 1u);
+}
+
+// Outcomes of many attempts go through the committer together; one that
+// cannot be written (its message was deleted) fails alone.
+TEST(SpoolDelivery, AsyncRecordsShareTheCommitterAndFailAlone) {
+  TempDir dir;
+  auto spool = Spool::open(dir.path());
+  asio::io_context io;
+  std::vector<Message> messages;
+  for (int i = 0; i < 20; ++i) {
+    messages.push_back(make_message("r" + std::to_string(i), 1));
+    ASSERT_FALSE(commit_on(io, *spool, messages.back()));
+  }
+  std::mutex mutex;
+  std::condition_variable done;
+  int ok = 0;
+  int failed = 0;
+  std::string failure;
+  const auto finish = [&](Result<RecordedOutcomes> r) {
+    std::lock_guard lock(mutex);
+    if (r) {
+      ok += r->removed ? 1 : 0;
+    } else {
+      ++failed;
+      failure = r.error().message;
+    }
+    done.notify_all();
+  };
+  for (const auto& m : messages) {
+    spool->async_record(
+        OutcomeRecord{
+            m.id, m.envelope, {{0, RecipientStatus::delivered, 0, "250 2.0.0 ok", "mx"}}, 0, {}},
+        finish);
+  }
+  spool->async_record(OutcomeRecord{"0NOSUCHMESSAGE",
+                                    messages[0].envelope,
+                                    {{0, RecipientStatus::delivered, 0, "250", "mx"}},
+                                    0,
+                                    {}},
+                      finish);
+  std::unique_lock lock(mutex);
+  ASSERT_TRUE(done.wait_for(lock, std::chrono::seconds(30), [&] { return ok + failed == 21; }));
+  EXPECT_EQ(ok, 20);
+  EXPECT_EQ(failed, 1);
+  EXPECT_NE(failure.find("no queued message"), std::string::npos) << failure;
+  EXPECT_EQ(spool->size(), 0u);
+  for (const auto& m : messages) {
+    EXPECT_EQ(types_of(events_of(*spool, m.id)),
+              (std::vector<std::string>{"accepted", "delivered"}));
+  }
+}
+
+// The engine hears of committed messages (with every recipient pending) and
+// of deletions through the hooks.
+TEST(SpoolDelivery, HooksAnnounceQueuedAndRemovedMessages) {
+  TempDir dir;
+  auto spool = Spool::open(dir.path());
+  std::mutex mutex;
+  std::vector<DueMessage> queued;
+  std::vector<std::string> removed;
+  SpoolHooks hooks;
+  hooks.queued = [&](std::vector<DueMessage> m) {
+    std::lock_guard lock(mutex);
+    for (auto& d : m) {
+      queued.push_back(std::move(d));
+    }
+  };
+  hooks.removed = [&](std::string id) {
+    std::lock_guard lock(mutex);
+    removed.push_back(std::move(id));
+  };
+  spool->set_hooks(std::move(hooks));
+  asio::io_context io;
+  const Message m = make_message("h", 2);
+  ASSERT_FALSE(commit_on(io, *spool, m));
+  {
+    std::lock_guard lock(mutex);
+    ASSERT_EQ(queued.size(), 1u);
+    EXPECT_EQ(queued[0].id, m.id);
+    ASSERT_EQ(queued[0].recipients.size(), 2u);
+    EXPECT_EQ(queued[0].recipients[1].address, m.envelope.recipients[1]);
+    EXPECT_EQ(queued[0].recipients[1].next_attempt_at, m.envelope.received_at);
+  }
+  ASSERT_TRUE(spool->remove(m.id));
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(removed, std::vector<std::string>{m.id});
+}
+
 void write_sample(Spool& spool) {
   asio::io_context io;
   Message a1 = make_message("a", 3);
@@ -929,14 +1060,14 @@ TEST(SpoolStats, MigrationFromVersionThreeBackfillsFromTheEventLog) {
     live = spool->stats("tenant-a", 0, kHourOf + 86400, false);
   }
   {
-    // Back to schema version 3 as shipped: no stats table.
+    // Back to schema version 3 as shipped: no stats table, no held column.
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir.path() / "queue.db").c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(
-        sqlite3_exec(
-            db, "DROP TABLE stats_hourly; DROP INDEX events_tenant_id; PRAGMA user_version = 3",
-            nullptr, nullptr, nullptr),
-        SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "DROP TABLE stats_hourly; DROP INDEX events_tenant_id; "
+                           "ALTER TABLE messages DROP COLUMN held; PRAGMA user_version = 3",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
     sqlite3_close(db);
   }
   auto spool = Spool::open(dir.path());
