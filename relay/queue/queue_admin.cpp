@@ -15,6 +15,10 @@ namespace portcullis::relay::queue {
 namespace {
 
 constexpr const char* kPending = "status IN ('queued', 'deferred')";
+// The same, but not an index choice: with "message_id IN (the chunk)" beside
+// it, SQLite would otherwise pick the (status, next_attempt_at) index and
+// walk every pending recipient for each chunk instead of the chunk's rows.
+constexpr const char* kPendingNoIndex = "+status IN ('queued', 'deferred')";
 constexpr const char* kBounceReply = "5.0.0 bounced by the operator";
 constexpr const char* kBounceStatus = "5.0.0";
 // The DSN quotes the original header section; longer ones are cut (make_dsn
@@ -164,6 +168,13 @@ Result<std::unique_ptr<QueueAdmin>> QueueAdmin::open(Spool& spool, AdminSettings
   for (const char* sql :
        {"PRAGMA busy_timeout = 5000", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON",
         "PRAGMA temp_store = MEMORY",
+        // The summary and the filters read every message row (the body is
+        // inline for small messages): a larger cache and mmap instead of a
+        // read() per 4 KiB page.
+        "PRAGMA cache_size = -65536", "PRAGMA mmap_size = 268435456",
+        // As the spool's writer: Debian's SQLite would zero every page a
+        // delete frees, writing each deleted body twice more.
+        "PRAGMA secure_delete = FAST",
         "CREATE TEMP TABLE IF NOT EXISTS admin_ids (id TEXT PRIMARY KEY) WITHOUT ROWID"}) {
     if (auto r = db->exec(sql); !r) {
       return make_error("queue admin: " + std::string(sql) + ": " + r.error().message);
@@ -249,7 +260,7 @@ Result<std::size_t> QueueAdmin::selected_pending() {
   auto stmt = db_.prepare(
       std::string("SELECT COUNT(*) FROM recipients WHERE message_id IN (SELECT id FROM admin_ids) "
                   "AND ") +
-      kPending);
+      kPendingNoIndex);
   if (!stmt || stmt->step() != SQLITE_ROW) {
     return make_error("count recipients: " + db_.error_message());
   }
@@ -333,7 +344,7 @@ Result<QueueShape> QueueAdmin::summary(std::size_t top, std::int64_t now) const 
         " AS dest, m.tenant_id, m.received_at AS received, "
         "SUM(m.held = 0 AND r.status = 'queued'), SUM(m.held = 0 AND r.status = 'deferred'), "
         "SUM(m.held != 0), COUNT(DISTINCT r.message_id) "
-        "FROM recipients r JOIN messages m ON m.id = r.message_id WHERE r." +
+        "FROM recipients r JOIN messages m ON m.id = r.message_id WHERE +r." +
         std::string(kPending) + " GROUP BY dest, m.tenant_id, received");
     // Messages per tenant, exactly (one with recipients at two destinations is one message).
     auto messages =
@@ -372,37 +383,89 @@ Result<QueueShape> QueueAdmin::summary(std::size_t top, std::int64_t now) const 
   return shape;
 }
 
+Result<std::vector<std::string>> QueueAdmin::matching(const QueueFilter& filter,
+                                                      std::int64_t now,
+                                                      std::optional<int> held) {
+  // A read snapshot: the temporary table is not the queue's, so no write lock.
+  return in_transaction(db_, "BEGIN", [&]() -> Result<std::vector<std::string>> {
+    if (auto r = select_ids(filter, now, held); !r) {
+      return r.error();
+    }
+    return selected_ids();
+  });
+}
+
+Result<void> QueueAdmin::in_chunks(const std::vector<std::string>& ids,
+                                   const ChunkBody& body,
+                                   const ChunkDone& done) {
+  const std::size_t step = std::max<std::size_t>(settings_.chunk, 1);
+  for (std::size_t begin = 0; begin < ids.size(); begin += step) {
+    const std::size_t end = std::min(ids.size(), begin + step);
+    auto r = in_transaction(db_, "BEGIN IMMEDIATE", [&]() -> Result<void> {
+      if (auto cleared = db_.exec("DELETE FROM admin_ids"); !cleared) {
+        return cleared;
+      }
+      auto insert = db_.prepare("INSERT INTO admin_ids (id) VALUES (?1)");
+      if (!insert) {
+        return insert.error();
+      }
+      for (std::size_t i = begin; i < end; ++i) {
+        insert->bind(1, ids[i]);
+        if (insert->step() != SQLITE_DONE) {
+          return make_error("select messages: " + db_.error_message());
+        }
+        insert->reset();
+      }
+      return body();
+    });
+    if (!r) {
+      if (begin > 0) {
+        return make_error(r.error().message + " (after the first " + std::to_string(begin) +
+                          " messages, which are done)");
+      }
+      return r;
+    }
+    done(begin, end);
+  }
+  return {};
+}
+
 Result<AdminResult> QueueAdmin::hold(const QueueFilter& filter, std::int64_t now) {
   if (now == 0) {
     now = unix_now();
   }
   std::lock_guard lock(mutex_);
+  auto ids = matching(filter, now, 0);
+  if (!ids) {
+    return ids.error();
+  }
   AdminResult done;
-  std::vector<std::string> ids;
-  auto result = in_transaction(db_, "BEGIN IMMEDIATE", [&]() -> Result<void> {
-    if (auto r = select_ids(filter, now, 0); !r) {
-      return r;
-    }
-    auto selected = selected_ids();
-    auto pending = selected_pending();
-    if (!selected || !pending) {
-      return make_error("hold: " + db_.error_message());
-    }
-    ids = std::move(*selected);
-    done.recipients = *pending;
-    auto r =
-        run(db_, "UPDATE messages SET held = 1 WHERE id IN (SELECT id FROM admin_ids)", "hold");
-    if (!r) {
-      return r.error();
-    }
-    return {};
-  });
+  auto result = in_chunks(
+      *ids,
+      [&]() -> Result<void> {
+        auto pending = selected_pending();
+        if (!pending) {
+          return pending.error();
+        }
+        // held = 0 again: another hold may have taken some meanwhile.
+        auto changed = run(db_,
+                           "UPDATE messages SET held = 1 WHERE id IN (SELECT id FROM admin_ids) "
+                           "AND held = 0",
+                           "hold");
+        if (!changed) {
+          return changed.error();
+        }
+        done.messages += static_cast<std::size_t>(*changed);
+        done.recipients += *pending;
+        return {};
+      },
+      [&](std::size_t begin, std::size_t end) {
+        for (std::size_t i = begin; i < end; ++i) {
+          spool_.announce_removed((*ids)[i]);
+        }
+      });
   if (!result) {
     return result.error();
-  }
-  done.messages = ids.size();
-  for (auto& id : ids) {
-    spool_.announce_removed(std::move(id));
   }
   return done;
 }
@@ -412,38 +475,47 @@ Result<AdminResult> QueueAdmin::release(const QueueFilter& filter, std::int64_t 
     now = unix_now();
   }
   std::lock_guard lock(mutex_);
+  auto ids = matching(filter, now, 1);
+  if (!ids) {
+    return ids.error();
+  }
   AdminResult done;
   std::vector<DueMessage> due;
-  auto result = in_transaction(db_, "BEGIN IMMEDIATE", [&]() -> Result<void> {
-    if (auto r = select_ids(filter, now, 1); !r) {
-      return r;
-    }
-    auto pending = selected_pending();
-    if (!pending) {
-      return pending.error();
-    }
-    done.recipients = *pending;
-    auto r =
-        run(db_, "UPDATE messages SET held = 0 WHERE id IN (SELECT id FROM admin_ids)", "release");
-    if (!r) {
-      return r.error();
-    }
-    done.messages = static_cast<std::size_t>(*r);
-    // Read inside the transaction: exactly the rows just released.
-    auto read = selected_due();
-    if (!read) {
-      return read.error();
-    }
-    due = std::move(*read);
-    return {};
-  });
+  auto result = in_chunks(
+      *ids,
+      [&]() -> Result<void> {
+        auto pending = selected_pending();
+        if (!pending) {
+          return pending.error();
+        }
+        auto changed = run(db_,
+                           "UPDATE messages SET held = 0 WHERE id IN (SELECT id FROM admin_ids) "
+                           "AND held = 1",
+                           "release");
+        if (!changed) {
+          return changed.error();
+        }
+        // Read inside the transaction: the rows just released, as they are.
+        auto read = selected_due();
+        if (!read) {
+          return read.error();
+        }
+        done.messages += static_cast<std::size_t>(*changed);
+        done.recipients += *pending;
+        due = std::move(*read);
+        return {};
+      },
+      [&](std::size_t, std::size_t) {
+        for (std::size_t i = 0; i < due.size(); i += kAnnounceChunk) {
+          const auto end = std::min(due.size(), i + kAnnounceChunk);
+          spool_.announce_queued(
+              std::vector<DueMessage>(std::make_move_iterator(due.begin() + i),
+                                      std::make_move_iterator(due.begin() + end)));
+        }
+        due.clear();
+      });
   if (!result) {
     return result.error();
-  }
-  for (std::size_t i = 0; i < due.size(); i += kAnnounceChunk) {
-    const auto end = std::min(due.size(), i + kAnnounceChunk);
-    spool_.announce_queued(std::vector<DueMessage>(std::make_move_iterator(due.begin() + i),
-                                                   std::make_move_iterator(due.begin() + end)));
   }
   return done;
 }
@@ -453,43 +525,43 @@ Result<AdminResult> QueueAdmin::retry_now(const QueueFilter& filter, std::int64_
     now = unix_now();
   }
   std::lock_guard lock(mutex_);
+  auto ids = matching(filter, now, 0);
+  if (!ids) {
+    return ids.error();
+  }
   AdminResult done;
-  std::vector<std::string> ids;
-  auto result = in_transaction(db_, "BEGIN IMMEDIATE", [&]() -> Result<void> {
-    if (auto r = select_ids(filter, now, 0); !r) {
-      return r;
-    }
-    auto selected = selected_ids();
-    if (!selected) {
-      return selected.error();
-    }
-    ids = std::move(*selected);
-    auto stmt =
-        db_.prepare(std::string("UPDATE recipients SET next_attempt_at = 0, updated_at = ?1 "
-                                "WHERE message_id IN (SELECT id FROM admin_ids) AND ") +
-                    kPending);
-    if (!stmt) {
-      return make_error("retry: " + stmt.error().message);
-    }
-    stmt->bind(1, now);
-    auto r = run(db_, *stmt, "retry");
-    if (!r) {
-      return r.error();
-    }
-    done.recipients = static_cast<std::size_t>(*r);
-    return {};
-  });
+  auto result = in_chunks(
+      *ids,
+      [&]() -> Result<void> {
+        auto stmt =
+            db_.prepare(std::string("UPDATE recipients SET next_attempt_at = 0, updated_at = ?1 "
+                                    "WHERE message_id IN (SELECT id FROM admin_ids) AND ") +
+                        kPendingNoIndex);
+        if (!stmt) {
+          return make_error("retry: " + stmt.error().message);
+        }
+        stmt->bind(1, now);
+        auto r = run(db_, *stmt, "retry");
+        if (!r) {
+          return r.error();
+        }
+        done.recipients += static_cast<std::size_t>(*r);
+        return {};
+      },
+      [&](std::size_t begin, std::size_t end) {
+        done.messages += end - begin;
+        for (std::size_t i = begin; i < end; ++i) {
+          const auto& id = (*ids)[i];
+          if (settings_.retry_hook) {
+            settings_.retry_hook(id);
+          } else if (auto r = spool_.retry_now(id); !r) {
+            // Already due in the database; the engine finds it at its next start.
+            log::warning("queue_retry_failed", {{"msg", id}, {"error", r.error().message}});
+          }
+        }
+      });
   if (!result) {
     return result.error();
-  }
-  done.messages = ids.size();
-  for (auto& id : ids) {
-    if (settings_.retry_hook) {
-      settings_.retry_hook(std::move(id));
-    } else if (auto r = spool_.retry_now(id); !r) {
-      // Already due in the database; the engine finds it at its next start.
-      log::warning("queue_retry_failed", {{"msg", id}, {"error", r.error().message}});
-    }
   }
   return done;
 }
@@ -499,50 +571,54 @@ Result<AdminResult> QueueAdmin::remove(const QueueFilter& filter, std::int64_t n
     now = unix_now();
   }
   std::lock_guard lock(mutex_);
+  auto ids = matching(filter, now, std::nullopt);
+  if (!ids) {
+    return ids.error();
+  }
   AdminResult done;
-  std::vector<std::string> ids;
-  auto result = in_transaction(db_, "BEGIN IMMEDIATE", [&]() -> Result<void> {
-    if (auto r = select_ids(filter, now, std::nullopt); !r) {
-      return r;
-    }
-    auto selected = selected_ids();
-    if (!selected) {
-      return selected.error();
-    }
-    ids = std::move(*selected);
-    // The 'deleted' events Spool::remove writes, one per pending recipient.
-    auto events = db_.prepare(
-        std::string("INSERT INTO events (time, type, tenant_id, message_id, recipient, detail, "
-                    "remote) SELECT ?1, ?2, m.tenant_id, r.message_id, r.address, "
-                    "'deleted by the operator', '' FROM recipients r JOIN messages m "
-                    "ON m.id = r.message_id WHERE r.message_id IN (SELECT id FROM admin_ids) "
-                    "AND r.") +
-        kPending + " ORDER BY r.message_id, r.idx");
-    if (!events) {
-      return make_error("delete: " + events.error().message);
-    }
-    const std::string_view type = events::to_string(events::DeliveryEventType::deleted);
-    events->bind(1, now);
-    events->bind(2, type);
-    auto written = run(db_, *events, "delete events");
-    if (!written) {
-      return written.error();
-    }
-    done.recipients = static_cast<std::size_t>(*written);
-    for (const char* sql : {"DELETE FROM recipients WHERE message_id IN (SELECT id FROM admin_ids)",
-                            "DELETE FROM messages WHERE id IN (SELECT id FROM admin_ids)"}) {
-      if (auto r = run(db_, sql, "delete"); !r) {
-        return r.error();
-      }
-    }
-    return {};
-  });
+  auto result = in_chunks(
+      *ids,
+      [&]() -> Result<void> {
+        // The 'deleted' events Spool::remove writes, one per pending recipient.
+        auto events = db_.prepare(
+            std::string("INSERT INTO events (time, type, tenant_id, message_id, recipient, "
+                        "detail, remote) SELECT ?1, ?2, m.tenant_id, r.message_id, r.address, "
+                        "'deleted by the operator', '' FROM recipients r JOIN messages m "
+                        "ON m.id = r.message_id WHERE r.message_id IN (SELECT id FROM admin_ids) "
+                        "AND +r.") +
+            kPending + " ORDER BY r.message_id, r.idx");
+        if (!events) {
+          return make_error("delete: " + events.error().message);
+        }
+        const std::string_view type = events::to_string(events::DeliveryEventType::deleted);
+        events->bind(1, now);
+        events->bind(2, type);
+        auto written = run(db_, *events, "delete events");
+        if (!written) {
+          return written.error();
+        }
+        if (auto r =
+                run(db_, "DELETE FROM recipients WHERE message_id IN (SELECT id FROM admin_ids)",
+                    "delete");
+            !r) {
+          return r.error();
+        }
+        auto gone =
+            run(db_, "DELETE FROM messages WHERE id IN (SELECT id FROM admin_ids)", "delete");
+        if (!gone) {
+          return gone.error();
+        }
+        done.recipients += static_cast<std::size_t>(*written);
+        done.messages += static_cast<std::size_t>(*gone);
+        return {};
+      },
+      [&](std::size_t begin, std::size_t end) {
+        for (std::size_t i = begin; i < end; ++i) {
+          spool_.announce_removed((*ids)[i]);
+        }
+      });
   if (!result) {
     return result.error();
-  }
-  done.messages = ids.size();
-  for (auto& id : ids) {
-    spool_.announce_removed(std::move(id));
   }
   return done;
 }
@@ -627,72 +703,76 @@ Result<AdminResult> QueueAdmin::bounce(const QueueFilter& filter, std::int64_t n
     return at != std::string::npos && lower_ascii(address.substr(at + 1)) == destination;
   };
 
-  // The engine must not start these while their outcomes are being written.
-  for (const auto& t : targets) {
-    spool_.announce_removed(t.message.id);
-  }
   std::vector<std::size_t> bounced(targets.size(), 0);
   std::vector<char> failed(targets.size(), 0);
-  Latch latch(targets.size());
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    const auto& t = targets[i];
-    OutcomeRecord record;
-    record.id = t.message.id;
-    record.envelope = t.message.envelope;
-    record.now = now;
-    delivery::DsnReport report;
-    report.reporting_host = settings_.reporting_host;
-    report.original_mail_from = t.message.envelope.mail_from;
-    report.original_message_id = t.message.id;
-    report.arrival_time = t.message.envelope.received_at;
-    report.original_headers = t.headers;
-    report.now = now;
-    for (const auto& p : t.message.recipients) {
-      if (!at_destination(p.address)) {
+  const std::size_t step = std::max<std::size_t>(settings_.bounce_chunk, 1);
+  for (std::size_t begin = 0; begin < targets.size(); begin += step) {
+    const std::size_t end = std::min(targets.size(), begin + step);
+    // The engine must not start these while their outcomes are being written.
+    for (std::size_t i = begin; i < end; ++i) {
+      spool_.announce_removed(targets[i].message.id);
+    }
+    Latch latch(end - begin);
+    for (std::size_t i = begin; i < end; ++i) {
+      const auto& t = targets[i];
+      OutcomeRecord record;
+      record.id = t.message.id;
+      record.envelope = t.message.envelope;
+      record.now = now;
+      delivery::DsnReport report;
+      report.reporting_host = settings_.reporting_host;
+      report.original_mail_from = t.message.envelope.mail_from;
+      report.original_message_id = t.message.id;
+      report.arrival_time = t.message.envelope.received_at;
+      report.original_headers = t.headers;
+      report.now = now;
+      for (const auto& p : t.message.recipients) {
+        if (!at_destination(p.address)) {
+          continue;
+        }
+        record.outcomes.push_back({.idx = p.idx,
+                                   .status = RecipientStatus::bounced,
+                                   .next_attempt_at = 0,
+                                   .reply = kBounceReply,
+                                   .remote = "",
+                                   .delay_notified = false});
+        report.recipients.push_back({.final_recipient = p.address,
+                                     .action = delivery::DsnAction::failed,
+                                     .status = kBounceStatus,
+                                     .remote_mta = "",
+                                     .diagnostic = kBounceReply,
+                                     .last_attempt = now,
+                                     .will_retry_until = 0});
+      }
+      bounced[i] = record.outcomes.size();
+      if (record.outcomes.empty()) {
+        latch.count_down();
         continue;
       }
-      record.outcomes.push_back({.idx = p.idx,
-                                 .status = RecipientStatus::bounced,
-                                 .next_attempt_at = 0,
-                                 .reply = kBounceReply,
-                                 .remote = "",
-                                 .delay_notified = false});
-      report.recipients.push_back({.final_recipient = p.address,
-                                   .action = delivery::DsnAction::failed,
-                                   .status = kBounceStatus,
-                                   .remote_mta = "",
-                                   .diagnostic = kBounceReply,
-                                   .last_attempt = now,
-                                   .will_retry_until = 0});
-    }
-    bounced[i] = record.outcomes.size();
-    if (record.outcomes.empty()) {
-      latch.count_down();
-      continue;
-    }
-    if (delivery::should_bounce(t.message.envelope)) {
-      Message dsn;
-      dsn.id = new_message_id();
-      dsn.data = delivery::make_dsn(report, dsn.id);
-      dsn.envelope.tenant_id = t.message.envelope.tenant_id;
-      dsn.envelope.listener = "bounce";
-      dsn.envelope.mail_from = "";
-      dsn.envelope.recipients = {t.message.envelope.mail_from};
-      dsn.envelope.body_type = "7BIT";
-      dsn.envelope.received_at = now;
-      record.enqueue.push_back(std::move(dsn));
-    }
-    // Through the committer: all of them in its next batches, one fsync each batch.
-    spool_.async_record(std::move(record), [&, i](Result<RecordedOutcomes> r) {
-      if (!r) {
-        failed[i] = 1;
-        log::warning("queue_bounce_failed",
-                     {{"msg", targets[i].message.id}, {"error", r.error().message}});
+      if (delivery::should_bounce(t.message.envelope)) {
+        Message dsn;
+        dsn.id = new_message_id();
+        dsn.data = delivery::make_dsn(report, dsn.id);
+        dsn.envelope.tenant_id = t.message.envelope.tenant_id;
+        dsn.envelope.listener = "bounce";
+        dsn.envelope.mail_from = "";
+        dsn.envelope.recipients = {t.message.envelope.mail_from};
+        dsn.envelope.body_type = "7BIT";
+        dsn.envelope.received_at = now;
+        record.enqueue.push_back(std::move(dsn));
       }
-      latch.count_down();
-    });
+      // Through the committer: the chunk in its next batch (or two), one fsync each.
+      spool_.async_record(std::move(record), [&, i](Result<RecordedOutcomes> r) {
+        if (!r) {
+          failed[i] = 1;
+          log::warning("queue_bounce_failed",
+                       {{"msg", targets[i].message.id}, {"error", r.error().message}});
+        }
+        latch.count_down();
+      });
+    }
+    latch.wait();
   }
-  latch.wait();
 
   AdminResult done;
   // What stays queued goes back to the engine: recipients at other

@@ -4,17 +4,17 @@
 // (tenant, recipient domain, sender, age, or one id).
 //
 // Beside the spool, through a connection of its own to queue.db (WAL lets it
-// read while the committer writes): each bulk change is ONE transaction, so
-// changing 100,000 messages costs one fsync, not one each. Afterwards the
-// delivery engine is told per message through the spool's hooks
-// (announce_removed for hold, announce_queued for release, the retry hook for
-// retry-now), as the spool's own writes tell it. Bounce goes through the
-// spool's committer (Spool::async_record): the bounced outcomes and their
-// DSNs commit together, in the committer's batches.
+// read while the committer writes): the matching ids are read in one
+// snapshot, then changed in transactions of AdminSettings::chunk messages
+// (5,000: one fsync each, not one per message, and short enough that the
+// spool's committer, waiting for the write lock, never times out). After
+// each transaction the delivery engine is told per message through the
+// spool's hooks (announce_removed for hold and delete, announce_queued for
+// release, the retry hook for retry-now), as the spool's own writes tell it.
+// Bounce goes through the spool's committer (Spool::async_record): the
+// bounced outcomes and their DSNs commit together, in its batches.
 //
 // Everything here is blocking (SQLite): call it from a thread that may wait.
-// The write transaction holds the database's write lock while it runs, which
-// the spool's committer waits for (busy_timeout 5 s).
 //
 // Untrusted input: filter values from local operators (bound as parameters,
 // never spliced into SQL) and the rows the spool stored.
@@ -85,6 +85,14 @@ struct AdminSettings {
   // (SpoolHooks::retry_now). Without it retry-now goes through
   // Spool::retry_now, one transaction per message.
   std::function<void(std::string)> retry_hook;
+  // Messages per write transaction. The spool's committer waits for the
+  // write lock at most 5 s (busy_timeout) before a commit fails and SMTP
+  // clients get 451; 5,000 messages hold it for about 0.3 s here, so 100,000
+  // messages cost 20 fsyncs, and mail keeps being accepted meanwhile.
+  std::size_t chunk = 5000;
+  // Bounced messages per committer batch: their DSNs are built and queued
+  // in the same batch, so a smaller one lets the sessions' commits in between.
+  std::size_t bounce_chunk = 500;
 };
 
 class QueueAdmin {
@@ -118,9 +126,21 @@ class QueueAdmin {
  private:
   QueueAdmin(Spool& spool, AdminSettings settings, detail::Db db);
 
+  using ChunkBody = std::function<Result<void>()>;
+  using ChunkDone = std::function<void(std::size_t begin, std::size_t end)>;
+
   // The matching message ids into the temporary table admin_ids, inside the
   // caller's transaction; held: 0 or 1 restricts to not held / held.
   Result<void> select_ids(const QueueFilter& filter, std::int64_t now, std::optional<int> held);
+  // select_ids in a read snapshot of its own, as a list.
+  Result<std::vector<std::string>> matching(const QueueFilter& filter,
+                                            std::int64_t now,
+                                            std::optional<int> held);
+  // For each chunk of settings_.chunk ids: a write transaction with the chunk
+  // in admin_ids running body, then (committed) done(begin, end).
+  Result<void> in_chunks(const std::vector<std::string>& ids,
+                         const ChunkBody& body,
+                         const ChunkDone& done);
   Result<std::vector<std::string>> selected_ids();
   Result<std::size_t> selected_pending();
   // DueMessages (every pending recipient) of the selected messages not held.

@@ -377,17 +377,53 @@ TEST_F(QueueAdminTest, BounceByDestinationKeepsTheOtherRecipients) {
   EXPECT_EQ(again->recipients[0].address, "x@big.example");
 }
 
-TEST_F(QueueAdminTest, HoldsAndDeletesHundredsAtOnce) {
+TEST_F(QueueAdminTest, LargeSetsGoInChunks) {
+  // Small chunks, so 300 messages take several transactions and committer batches.
+  AdminSettings small;
+  small.reporting_host = "relay.test";
+  small.retry_hook = [this](std::string id) {
+    std::lock_guard lock(heard_.mutex);
+    heard_.retried.push_back(std::move(id));
+  };
+  small.chunk = 64;
+  small.bounce_chunk = 7;
+  auto chunked = QueueAdmin::open(*spool_, small);
+  ASSERT_TRUE(chunked) << chunked.error().message;
+  auto& admin = **chunked;
+  std::vector<std::string> ids;
   for (int i = 0; i < 300; ++i) {
-    commit(i % 2 == 0 ? "acme" : "beta", "a@acme.example", {"x@big.example"}, 60);
+    ids.push_back(commit(i % 2 == 0 ? "acme" : "beta", "a@acme.example", {"x@big.example"}, 60));
   }
-  auto held = admin_->hold({}, kNow);
-  ASSERT_TRUE(held);
+  auto held = admin.hold({}, kNow);
+  ASSERT_TRUE(held) << held.error().message;
   EXPECT_EQ(held->messages, 300u);
+  EXPECT_EQ(heard_.removed, ids);  // each one, in order
   EXPECT_TRUE(spool_->load_pending().empty());
-  auto deleted = admin_->remove({.tenant = "beta"}, kNow);
+
+  auto deleted = admin.remove({.tenant = "beta"}, kNow);
   ASSERT_TRUE(deleted);
   EXPECT_EQ(deleted->messages, 150u);
+  EXPECT_EQ(spool_->size(), 150u);
+
+  auto released = admin.release({}, kNow);
+  ASSERT_TRUE(released);
+  EXPECT_EQ(released->messages, 150u);
+  EXPECT_EQ(heard_.queued_ids().size(), 150u);
+  EXPECT_EQ(spool_->load_pending().size(), 150u);
+
+  auto retried = admin.retry_now({}, kNow);
+  ASSERT_TRUE(retried);
+  EXPECT_EQ(retried->messages, 150u);
+  EXPECT_EQ(heard_.retried.size(), 150u);
+
+  auto bounced = admin.bounce({.tenant = "acme"}, kNow);
+  ASSERT_TRUE(bounced) << bounced.error().message;
+  EXPECT_EQ(bounced->messages, 150u);
+  EXPECT_EQ(bounced->recipients, 150u);
+  // Only the DSNs are left, one per bounced message.
+  for (const auto& m : spool_->list()) {
+    EXPECT_EQ(spool_->get(m.id)->envelope.listener, "bounce");
+  }
   EXPECT_EQ(spool_->size(), 150u);
 }
 
