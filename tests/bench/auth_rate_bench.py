@@ -9,7 +9,8 @@ Counts only the connections that finished between WARMUP and WARMUP+SECONDS.
 
   auth_rate_bench.py MODE HOST PORT SECONDS [--user U --password P]
   MODE: smtps-auth (implicit TLS + AUTH PLAIN), starttls (STARTTLS, no AUTH),
-        plain (no TLS, no AUTH)
+        plain (no TLS, no AUTH), smtps-login (implicit TLS + AUTH PLAIN, then
+        QUIT without a message: the login alone)
 Prints one JSON object: mode, sessions, procs, seconds, ok, errors, ok_total
 (warm-up included), rate, first_error.
 """
@@ -43,7 +44,7 @@ def tls_context():
 
 
 def one_connection(args, ctx):
-    if args.mode == "smtps-auth":
+    if args.mode in ("smtps-auth", "smtps-login"):
         s = smtplib.SMTP_SSL(args.host, args.port, local_hostname=HELO, timeout=30, context=ctx)
         s.ehlo(HELO)
         s.user, s.password = args.user, args.password
@@ -57,7 +58,8 @@ def one_connection(args, ctx):
         s = smtplib.SMTP(args.host, args.port, local_hostname=HELO, timeout=30)
         s.ehlo(HELO)
     try:
-        s.sendmail(FROM, [TO], MESSAGE)
+        if args.mode != "smtps-login":
+            s.sendmail(FROM, [TO], MESSAGE)
     finally:
         s.quit()
 
@@ -103,7 +105,7 @@ def process_main(args, threads, start_at, result_queue):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["smtps-auth", "starttls", "plain"])
+    p.add_argument("mode", choices=["smtps-auth", "starttls", "plain", "smtps-login"])
     p.add_argument("host")
     p.add_argument("port", type=int)
     p.add_argument("seconds", type=float)
@@ -113,8 +115,8 @@ def main():
     p.add_argument("--procs", type=int, default=1)
     p.add_argument("--warmup", type=float, default=2.0)
     args = p.parse_args()
-    if args.mode == "smtps-auth" and not (args.user and args.password):
-        p.error("smtps-auth needs --user and --password")
+    if args.mode.startswith("smtps") and not (args.user and args.password):
+        p.error(f"{args.mode} needs --user and --password")
     procs = max(1, min(args.procs, args.sessions))
     per_proc = [args.sessions // procs + (1 if i < args.sessions % procs else 0) for i in range(procs)]
     results = multiprocessing.Queue()

@@ -14,7 +14,9 @@
 # Usage (as root): tests/bench/auth_rate_bench.sh [BIN_DIR]
 # Env: SECONDS_PER_RUN (10), WARMUP (2), SESSIONS (20), PROCS (1: client
 #      processes sharing SESSIONS threads), ROUNDS (1; even rounds run Postfix
-#      first), POSTFIX (1; 0 skips it), KEEP=1 keeps the temp dir.
+#      first), POSTFIX (1; 0 skips it), LOGIN_ONLY (1: also smtps-login, the
+#      same connection with AUTH but QUIT instead of a message; 0 skips it),
+#      KEEP=1 keeps the temp dir.
 # The client shares the machine's cores with the servers: compare the columns
 # of one run, and look at "server CPU ms" (the server's CPU time per accepted
 # message, warm-up included) for what each path costs the server.
@@ -29,6 +31,7 @@ SESSIONS=${SESSIONS:-20}
 PROCS=${PROCS:-1}
 ROUNDS=${ROUNDS:-1}
 POSTFIX=${POSTFIX:-1}
+LOGIN_ONLY=${LOGIN_ONLY:-1}
 HERE=$(cd "$(dirname "$0")" && pwd)
 CLIENT=$HERE/auth_rate_bench.py
 
@@ -262,8 +265,12 @@ r = json.loads(sys.argv[1])
 before, after, t0, t1, hz = (int(x) for x in sys.argv[2:7])
 round_, server = sys.argv[7], sys.argv[8]
 queued = after - before
-# CPU over the whole client run (warm-up included) per accepted message.
-cpu_ms = (t1 - t0) * 1000 / hz / max(r["ok_total"], 1)
+if r["mode"] == "smtps-login":  # no message: what matters is that none was queued
+    r["ok_total"], logins = 0, r["ok_total"]
+else:
+    logins = r["ok_total"]
+# CPU over the whole client run (warm-up included) per successful connection.
+cpu_ms = (t1 - t0) * 1000 / hz / max(logins, 1)
 line = (f"{round_:<6} {server:<11} {r['mode']:<11} {r['rate']:10.0f} {r['ok']:8d} {r['errors']:7d}"
         f" {cpu_ms:14.2f}")
 if r["errors"]:
@@ -285,12 +292,16 @@ run_portcullis() {
   run portcullis smtps-auth "$SMTPS_PORT" "$1" "$PC_USER" "$PC_PASS"
   run portcullis starttls "$INTERCEPT_PORT" "$1" - -
   run portcullis plain "$INTERCEPT_PORT" "$1" - -
+  [[ $LOGIN_ONLY == 1 ]] && run portcullis smtps-login "$SMTPS_PORT" "$1" "$PC_USER" "$PC_PASS"
+  return 0
 }
 run_postfix() {
   [[ $POSTFIX == 1 ]] || return 0
   run postfix smtps-auth "$PF_SMTPS_PORT" "$1" "$PF_USER" "$PF_PASS"
   run postfix starttls "$PF_PORT" "$1" - -
   run postfix plain "$PF_PORT" "$1" - -
+  [[ $LOGIN_ONLY == 1 ]] && run postfix smtps-login "$PF_SMTPS_PORT" "$1" "$PF_USER" "$PF_PASS"
+  return 0
 }
 for round in $(seq "$ROUNDS"); do
   # Alternate which server goes first, so neither always meets the other's
