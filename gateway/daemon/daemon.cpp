@@ -186,7 +186,11 @@ int serve(const Options& options, config::Config& config) {
   relay::smtp::SmtpServer smtp(io, services);
   smtp.bind();
 
-  SpoolQueueView queue_view(*spool);
+  // A bulk retry-now tells the engine as Spool::retry_now does, without a transaction each;
+  // bounces by the operator name relay.hostname in their DSNs.
+  SpoolQueueView queue_view(*spool, config.relay.hostname, [&](std::string id) {
+    asio::post(io, [&delivery, id = std::move(id)] { delivery.retry_now(id); });
+  });
   SpoolEventView event_view(*spool);
   control::ApiContext api{*store, config, &registry, queue_view, {}};
   api.firewall = firewall.get();
