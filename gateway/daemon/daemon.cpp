@@ -176,6 +176,9 @@ int serve(const Options& options, config::Config& config) {
   bounce_suppressor.subscribe(event_bus);
   relay::smtp::SessionServices services{config.relay, tls_context,  registry, *spool,
                                         verifier,     auth_limiter, clock};
+  // DKIM signing off the I/O thread: the second core signs while the first serves sessions.
+  asio::thread_pool session_workers(2);
+  services.workers = &session_workers;
   services.dkim = &dkim_signers;
   services.mailbox = &abuse.mailbox();
   services.disk_guard = &disk_guard;

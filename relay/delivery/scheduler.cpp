@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "gateway/core/log/log.hpp"
+#include "gateway/core/offload.hpp"
 #include "relay/delivery/dsn.hpp"
 
 namespace portcullis::relay::delivery {
@@ -268,24 +269,10 @@ void DeliveryEngine::pump() {
   }
 }
 
-// On the reader thread; GCC 12 mishandles lambda coroutines with captures,
-// so this is a plain handler hop rather than a co_spawn.
 asio::awaitable<std::optional<std::string>> DeliveryEngine::read_data(std::string id) {
-  auto executor = co_await asio::this_coro::executor;
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
-                                          void(std::optional<std::string>)>(
-      [this, executor](auto handler, std::string message_id) {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        auto work = asio::make_work_guard(executor);
-        asio::post(readers_, [this, shared, executor, work, message_id]() mutable {
-          auto data = services_.spool.data(message_id);
-          asio::post(executor, [shared, data = std::move(data)]() mutable {
-            std::move (*shared)(std::move(data));
-          });
-          work.reset();
-        });
-      },
-      asio::use_awaitable, std::move(id));
+  // Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice.
+  auto read = [this, id = std::move(id)] { return services_.spool.data(id); };
+  co_return co_await offload(readers_, std::move(read));
 }
 
 asio::awaitable<Result<queue::RecordedOutcomes>> DeliveryEngine::record(

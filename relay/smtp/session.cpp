@@ -8,6 +8,7 @@
 
 #include "gateway/core/log/log.hpp"
 #include "gateway/core/mail/local_mailbox.hpp"
+#include "gateway/core/offload.hpp"
 #include "relay/auth/auth_limiter.hpp"
 #include "relay/auth/credential_verifier.hpp"
 #include "relay/dkim/signer.hpp"
@@ -414,8 +415,20 @@ awaitable<std::optional<std::string>> Connection::commit() {
   // Signed once, before queueing: the signature covers our own trace headers,
   // is durable with the message, and every retry sends the same bytes.
   if (services_.dkim != nullptr) {
-    if (auto signature =
-            services_.dkim->snapshot()->sign(message.data, e.tenant_id, e.received_at)) {
+    // RSA signing and body hashing take milliseconds of CPU: on the workers
+    // when there are some, so the I/O thread keeps serving other sessions.
+    auto signer = services_.dkim->snapshot();
+    const auto sign = [&signer, &message, tenant = e.tenant_id, at = e.received_at] {
+      return signer->sign(message.data, tenant, at);
+    };
+    // Not a co_await inside ?: (GCC 12 destroys that temporary twice).
+    std::optional<std::string> signature;
+    if (services_.workers != nullptr) {
+      signature = co_await offload(*services_.workers, sign);
+    } else {
+      signature = sign();
+    }
+    if (signature) {
       message.data.insert(0, *signature);
     }
   }

@@ -61,6 +61,8 @@ struct SessionServices {
   // While it says the state directory is short of space, MAIL and the end of
   // DATA get 452 4.3.1; null = never.
   const queue::DiskGuard* disk_guard = nullptr;
+  // Runs CPU-heavy steps (DKIM signing) off the I/O thread; null = inline.
+  asio::thread_pool* workers = nullptr;
 };
 
 struct SessionOrigin {
