@@ -105,6 +105,10 @@ asio::awaitable<void> SmtpServer::accept_loop(Listener& listener) {
       continue;
     }
     boost::system::error_code endpoint_ec;
+    // Replies are whole lines written at once: Nagle only delays them (after
+    // a TLS handshake the banner waited ~45 ms for the client's delayed ACK).
+    boost::system::error_code nodelay_ec;
+    socket.set_option(tcp::no_delay(true), nodelay_ec);
     const tcp::endpoint client = socket.remote_endpoint(endpoint_ec);
     if (endpoint_ec) {
       continue;
