@@ -155,6 +155,19 @@ void DeliveryEngine::retry_now(const std::string& id) {
     }
   }
   schedule(id, message, idxs, 0);
+  // As postqueue -f revives a destination Postfix marked dead: the operator
+  // asked for an attempt now, so the destination's backoff ends too.
+  for (const auto idx : idxs) {
+    const std::string domain = domain_of(message.envelope.recipients[idx]);
+    const auto state = destinations_.find(domain);
+    if (state != destinations_.end() && state->second.backoff.count() > 0) {
+      state->second.backoff = std::chrono::seconds(0);
+      state->second.backoff_until = 0;
+      if (state->second.active < limit_for(domain, state->second)) {
+        queue_.resume(domain);
+      }
+    }
+  }
   pump();
 }
 

@@ -356,6 +356,22 @@ Result<void> in_transaction(detail::Db& db, Body&& body) {
   return result;
 }
 
+// The message and its recipient rows, inside the caller's transaction.
+Result<void> delete_message(detail::Db& db, std::string_view id) {
+  for (const char* sql :
+       {"DELETE FROM recipients WHERE message_id = ?1", "DELETE FROM messages WHERE id = ?1"}) {
+    auto del = db.prepare(sql);
+    if (!del) {
+      return make_error(db.error_message());
+    }
+    del->bind(1, id);
+    if (del->step() != SQLITE_DONE) {
+      return make_error("delete message: " + db.error_message());
+    }
+  }
+  return {};
+}
+
 std::optional<events::DeliveryEventType> event_type_of(RecipientStatus status) {
   switch (status) {
     case RecipientStatus::deferred:
@@ -593,16 +609,8 @@ Result<void> write_outcomes(detail::Db& db,
     return make_error("count pending: " + db.error_message());
   }
   if (pending->column_int(0) == 0) {
-    for (const char* sql :
-         {"DELETE FROM recipients WHERE message_id = ?1", "DELETE FROM messages WHERE id = ?1"}) {
-      auto del = db.prepare(sql);
-      if (!del) {
-        return make_error(db.error_message());
-      }
-      del->bind(1, id);
-      if (del->step() != SQLITE_DONE) {
-        return make_error("delete message: " + db.error_message());
-      }
+    if (auto r = delete_message(db, id); !r) {
+      return r;
     }
     recorded.removed = true;
   }
@@ -1292,16 +1300,8 @@ Result<bool> Spool::remove(std::string_view id, std::int64_t now) {
         }
         written.push_back(std::move(event));
       }
-      for (const char* sql :
-           {"DELETE FROM recipients WHERE message_id = ?1", "DELETE FROM messages WHERE id = ?1"}) {
-        auto del = db.prepare(sql);
-        if (!del) {
-          return make_error(db.error_message());
-        }
-        del->bind(1, id);
-        if (del->step() != SQLITE_DONE) {
-          return make_error("delete message: " + db.error_message());
-        }
+      if (auto r = delete_message(db, id); !r) {
+        return r;
       }
       return {};
     });
@@ -1312,14 +1312,7 @@ Result<bool> Spool::remove(std::string_view id, std::int64_t now) {
   if (found) {
     log::info("queue_message_deleted", {{"msg", id}, {"recipients", written.size()}});
     publish(written);
-    std::function<void(std::string)> hook;
-    {
-      std::lock_guard lock(hooks_mutex_);
-      hook = hooks_.removed;
-    }
-    if (hook) {
-      hook(std::string(id));
-    }
+    announce_removed(std::string(id));
   }
   return found;
 }
