@@ -744,6 +744,15 @@ void Spool::run() {
 // One transaction, one fsync: the new messages, then each outcome record
 // inside its own savepoint (a record that fails, e.g. for a message the
 // operator deleted meanwhile, is undone alone), then the counters.
+// Under writer_mutex_: every commit from here on fsyncs (what accepted
+// mail and the operator's changes need).
+void Spool::make_writer_durable() {
+  if (!writer_durable_) {
+    (void)writer_.exec("PRAGMA synchronous = FULL");
+    writer_durable_ = true;
+  }
+}
+
 error_code Spool::write_batch(const std::vector<Pending>& batch,
                               std::vector<PendingRecord>& records,
                               StatsDeltas counts) {
@@ -753,6 +762,18 @@ error_code Spool::write_batch(const std::vector<Pending>& batch,
   Result<void> result;
   {
     std::lock_guard lock(writer_mutex_);
+    // Only an accepted message needs its own fsync before its 250. A batch of
+    // delivery outcomes alone is committed without one (WAL, synchronous
+    // NORMAL): a kill -9 keeps it (the page cache), a power loss can undo it,
+    // and then the message is delivered again: at-least-once, as documented,
+    // never lost. The next accepting commit's fsync covers it anyway. Postfix
+    // does the same: only its cleanup fsyncs, delivery unlinks without one.
+    if (batch.empty() && writer_durable_) {
+      (void)writer_.exec("PRAGMA synchronous = NORMAL");
+      writer_durable_ = false;
+    } else if (!batch.empty()) {
+      make_writer_durable();
+    }
     result = in_transaction(writer_, [&]() -> Result<void> {
       auto statements = prepare_inserts(writer_);
       if (!statements) {
@@ -1189,6 +1210,7 @@ Result<RecordedOutcomes> Spool::record_outcomes(std::string_view id,
   std::vector<DueMessage> queued;
   {
     std::lock_guard lock(writer_mutex_);
+    make_writer_durable();
     auto result = in_transaction(
         writer_, [&] { return write_outcomes(writer_, record, recorded, accepted, queued); });
     if (!result) {
@@ -1219,6 +1241,7 @@ Result<bool> Spool::retry_now(std::string_view id) {
   bool found = false;
   {
     std::lock_guard lock(writer_mutex_);
+    make_writer_durable();
     auto& db = writer_;
     auto result = in_transaction(db, [&]() -> Result<void> {
       auto stmt =
@@ -1263,6 +1286,7 @@ Result<bool> Spool::remove(std::string_view id, std::int64_t now) {
   std::vector<events::DeliveryEvent> written;
   {
     std::lock_guard lock(writer_mutex_);
+    make_writer_durable();
     auto& db = writer_;
     auto result = in_transaction(db, [&]() -> Result<void> {
       std::string tenant;

@@ -274,12 +274,14 @@ class Spool {
                                         StatsDeltas counts);
   static void complete(Pending& pending, boost::system::error_code ec);
   void publish(const std::vector<events::DeliveryEvent>& written) const;
+  void make_writer_durable();
   void wake() const;
   void announce(std::vector<DueMessage> queued) const;
 
   std::filesystem::path path_;
   std::mutex writer_mutex_;  // the committer and the synchronous writers
   detail::Db writer_;
+  bool writer_durable_ = true;  // synchronous=FULL in force on writer_ (see write_batch)
   mutable std::mutex reader_mutex_;
   mutable detail::Db reader_;
 
