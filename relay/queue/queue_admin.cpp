@@ -10,6 +10,7 @@
 #include "gateway/core/events/delivery_event.hpp"
 #include "gateway/core/log/log.hpp"
 #include "relay/delivery/dsn.hpp"
+#include "relay/queue/pending_rows.hpp"
 
 namespace portcullis::relay::queue {
 namespace {
@@ -267,63 +268,10 @@ Result<std::size_t> QueueAdmin::selected_pending() {
   return static_cast<std::size_t>(stmt->column_int(0));
 }
 
-// As Spool::load_pending, for the selected messages: two queries sorted by
-// id, merged in one pass.
+// As Spool::load_pending, for the selected messages.
 Result<std::vector<DueMessage>> QueueAdmin::selected_due() {
-  std::vector<DueMessage> out;
-  auto message = db_.prepare(
-      "SELECT id, tenant_id, credential, listener, client_address, helo, original_destination, "
-      "mail_from, body_type, smtputf8, received_at, size FROM messages "
-      "WHERE id IN (SELECT id FROM admin_ids) AND held = 0 ORDER BY id");
-  auto rcpt = db_.prepare(
-      "SELECT message_id, idx, address, status, attempts, next_attempt_at, first_failure_at, "
-      "delay_notified FROM recipients WHERE message_id IN (SELECT id FROM admin_ids) "
-      "ORDER BY message_id, idx");
-  if (!message || !rcpt) {
-    return make_error("read messages: " + db_.error_message());
-  }
-  bool rcpt_row = rcpt->step() == SQLITE_ROW;
-  while (message->step() == SQLITE_ROW) {
-    DueMessage d;
-    d.id = message->column_text(0);
-    Envelope& e = d.envelope;
-    e.tenant_id = message->column_text(1);
-    e.credential = message->column_text(2);
-    e.listener = message->column_text(3);
-    e.client_address = message->column_text(4);
-    e.helo = message->column_text(5);
-    e.original_destination = message->column_text(6);
-    e.mail_from = message->column_text(7);
-    e.body_type = message->column_text(8);
-    e.smtputf8 = message->column_int(9) != 0;
-    e.received_at = message->column_int(10);
-    d.size = static_cast<std::uint64_t>(message->column_int(11));
-    while (rcpt_row && rcpt->column_text(0) < d.id) {
-      rcpt_row = rcpt->step() == SQLITE_ROW;
-    }
-    while (rcpt_row && rcpt->column_text(0) == d.id) {
-      e.recipients.push_back(rcpt->column_text(2));
-      const auto status = parse_recipient_status(rcpt->column_text(3));
-      if (status && !is_final(*status)) {
-        PendingRecipient p;
-        p.idx = static_cast<std::size_t>(rcpt->column_int(1));
-        p.address = e.recipients.back();
-        p.attempts = static_cast<int>(rcpt->column_int(4));
-        p.status = *status;
-        p.next_attempt_at = rcpt->column_is_null(5) ? 0 : rcpt->column_int(5);
-        if (!rcpt->column_is_null(6)) {
-          p.first_failure_at = rcpt->column_int(6);
-        }
-        p.delay_notified = rcpt->column_int(7) != 0;
-        d.recipients.push_back(std::move(p));
-      }
-      rcpt_row = rcpt->step() == SQLITE_ROW;
-    }
-    if (!d.recipients.empty()) {
-      out.push_back(std::move(d));
-    }
-  }
-  return out;
+  return read_pending(db_, "id IN (SELECT id FROM admin_ids) AND held = 0",
+                      "message_id IN (SELECT id FROM admin_ids)");
 }
 
 Result<QueueShape> QueueAdmin::summary(std::size_t top, std::int64_t now) const {
