@@ -827,7 +827,7 @@ error_code Spool::write_batch(const std::vector<Pending>& batch,
     publish(written);
   }
   if (!queued.empty()) {
-    announce(std::move(queued));
+    announce_queued(std::move(queued));
     wake();
   }
   for (std::size_t i = 0; i < records.size(); ++i) {
@@ -962,10 +962,6 @@ void Spool::announce_removed(std::string id) const {
 }
 
 void Spool::announce_queued(std::vector<DueMessage> queued) const {
-  announce(std::move(queued));
-}
-
-void Spool::announce(std::vector<DueMessage> queued) const {
   std::function<void(std::vector<DueMessage>)> hook;
   {
     std::lock_guard lock(hooks_mutex_);
@@ -1169,7 +1165,7 @@ Result<RecordedOutcomes> Spool::record_outcomes(std::string_view id,
   }
   if (!accepted.empty()) {
     publish(accepted);
-    announce(std::move(queued));
+    announce_queued(std::move(queued));
     wake();
   }
   return recorded;

@@ -276,7 +276,6 @@ class Spool {
   void publish(const std::vector<events::DeliveryEvent>& written) const;
   void make_writer_durable();
   void wake() const;
-  void announce(std::vector<DueMessage> queued) const;
 
   std::filesystem::path path_;
   std::mutex writer_mutex_;  // the committer and the synchronous writers
